@@ -1,0 +1,42 @@
+# Set-up and everyday commands. `make demo` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DATA   ?= ../shared/data/youtube-faces-68
+# The CPU build of torch (about 1 GB installed instead of 5 GB for the CUDA
+# build). Override with `make TORCH=torch` for a GPU machine.
+TORCH  ?= torch==2.13.0
+
+.PHONY: demo test train eval bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH)" || $(BIN)/pip install --quiet torch
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/vidkeys annotate samples/astronaut.mp4
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+train: $(STAMP)
+	$(BIN)/vidkeys train --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \
+		--out saved_models/vidkeys68.pt --resume
+
+eval: $(STAMP)
+	$(BIN)/vidkeys eval --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \
+		--split val
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_model.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

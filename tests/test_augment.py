@@ -1,0 +1,40 @@
+"""Horizontal flip with the 68-point label swap, and the augmented crops."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.conftest import draw_face, template_points
+from training.augment import FLIP_INDEX, AugmentConfig, flip_points, training_crop
+from vidkeys.crop import box_from_points
+
+
+def test_flip_twice_is_identity() -> None:
+    pts = np.random.default_rng(1).uniform(0, 100, (68, 2))
+    np.testing.assert_allclose(flip_points(flip_points(pts, 100), 100), pts)
+    assert sorted(FLIP_INDEX.tolist()) == list(range(68))
+
+
+def test_flip_moves_left_eye_to_right_eye() -> None:
+    pts = template_points() * 30 + 50  # image-left eye is 36-41, image-right 42-47
+    flipped = flip_points(pts, 100)
+    # After mirroring, the new outer left corner (36) is where the old right one (45) mirrored to.
+    np.testing.assert_allclose(flipped[36], [99 - pts[45, 0], pts[45, 1]])
+    np.testing.assert_allclose(flipped[48], [99 - pts[54, 0], pts[54, 1]])  # mouth corners
+    assert flipped[36, 0] < flipped[45, 0]  # labels stay left-to-right in the image
+    assert flipped[0, 0] < flipped[16, 0]
+
+
+def test_training_crop_points_follow_the_pixels() -> None:
+    """Each point of the augmented crop sits on its bright blob."""
+    rng = np.random.default_rng(3)
+    pts = template_points() * 35 + 64
+    image = draw_face(pts, 128, rng)
+    cfg = AugmentConfig(negative_prob=0.0, brightness=0, noise_max=0, blur_prob=0,
+                        contrast=(1.0, 1.0))
+    for _ in range(5):
+        patch, crop_pts, label = training_crop(image, pts, box_from_points(pts), rng, cfg)
+        assert label == 1.0
+        inside = np.all((crop_pts >= 2) & (crop_pts <= 93), axis=1)
+        values = patch[crop_pts[inside, 1].round().astype(int), crop_pts[inside, 0].round().astype(int)]
+        assert np.mean(values > 150) > 0.9

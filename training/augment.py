@@ -1,0 +1,92 @@
+"""Training crops: the inference crop rule plus random jitter and photometric noise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vidkeys.crop import CROP_SIZE, apply_matrix, crop, crop_matrix
+
+# Mirror image of each iBUG 68 point: left jaw <-> right jaw, left eye <-> right eye ...
+FLIP_INDEX = np.array(
+    list(range(16, -1, -1))  # jaw 0-16
+    + list(range(26, 16, -1))  # brows 17-26
+    + [27, 28, 29, 30]  # nose bridge
+    + [35, 34, 33, 32, 31]  # nostrils
+    + [45, 44, 43, 42, 47, 46]  # eye 36-41 <-> 42-47
+    + [39, 38, 37, 36, 41, 40]
+    + [54, 53, 52, 51, 50, 49, 48]  # outer lip 48-54
+    + [59, 58, 57, 56, 55]  # outer lip 55-59
+    + [64, 63, 62, 61, 60]  # inner lip 60-64
+    + [67, 66, 65]  # inner lip 65-67
+)
+
+
+def flip_points(points: np.ndarray, width: int) -> np.ndarray:
+    """Mirror points in an image ``width`` pixels wide, swapping left and right labels."""
+    out = np.asarray(points, dtype=np.float64).copy()
+    out[..., 0] = width - 1 - out[..., 0]
+    return out[..., FLIP_INDEX, :]
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Ranges of the random perturbations (the defaults trained the shipped model)."""
+
+    max_rotation: float = 30.0
+    scale_sigma: float = 0.08
+    max_shift: float = 0.08
+    flip: bool = True
+    brightness: float = 40.0
+    contrast: tuple[float, float] = (0.6, 1.4)
+    blur_prob: float = 0.3
+    noise_max: float = 8.0
+    negative_prob: float = 0.1
+
+
+def training_crop(
+    image: np.ndarray,
+    points: np.ndarray,
+    box: np.ndarray,
+    rng: np.random.Generator,
+    cfg: AugmentConfig,
+    size: int = CROP_SIZE,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """One augmented crop: ``(uint8 crop, points in crop pixels, face label)``.
+
+    A small share of crops are negatives (label 0), cut well off the face, so
+    the network learns a face score the tracker can use to drop lost faces.
+    """
+    label = 1.0
+    shift = rng.uniform(-cfg.max_shift, cfg.max_shift, size=2)
+    scale = float(np.exp(rng.normal(0.0, cfg.scale_sigma)))
+    if rng.random() < 0.5:
+        angle = rng.uniform(-cfg.max_rotation, cfg.max_rotation)
+    else:
+        angle = rng.normal(0.0, cfg.max_rotation / 6)
+    if rng.random() < cfg.negative_prob:
+        label = 0.0
+        direction = rng.uniform(0, 2 * np.pi)
+        shift = rng.uniform(0.8, 1.5) * np.array([np.cos(direction), np.sin(direction)])
+        scale *= float(np.exp(rng.uniform(-0.7, 0.7)))
+    matrix = crop_matrix(box, size, scale=scale, shift=(shift[0], shift[1]), angle_deg=angle)
+    patch = crop(image, matrix, size)
+    pts = apply_matrix(matrix, points)
+    if cfg.flip and rng.random() < 0.5:
+        patch = patch[:, ::-1]
+        pts = flip_points(pts, size)
+    return photometric(patch, rng, cfg), pts.astype(np.float32), label
+
+
+def photometric(patch: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
+    """Random brightness, contrast, blur and sensor noise on a uint8 crop."""
+    out = patch.astype(np.float32)
+    if rng.random() < cfg.blur_prob:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.5))
+    mean = out.mean()
+    out = (out - mean) * rng.uniform(*cfg.contrast) + mean
+    out += rng.uniform(-cfg.brightness, cfg.brightness)
+    out += rng.normal(0.0, rng.uniform(0, cfg.noise_max), out.shape).astype(np.float32)
+    return np.clip(out, 0, 255).astype(np.uint8)
