@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from vidkeys.errors import VidkeysError
+from vidkeys.pipeline import PipelineConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -88,6 +89,102 @@ def evaluate(
 
         result = run_eval(csv, images, split=split, weights=model, boxes=boxes, device=device)
         typer.echo(json.dumps(result) if as_json else format_report(result))
+
+
+DetectEvery = Annotated[
+    int, typer.Option("--detect-every", min=1, help="Run Haar every N frames (1: every frame).")
+]
+ScaleFactor = Annotated[float, typer.Option("--scale-factor", min=1.001, help="Haar scale step.")]
+MinNeighbors = Annotated[int, typer.Option("--min-neighbors", min=0, help="Haar min neighbours.")]
+MinSize = Annotated[int, typer.Option("--min-size", min=1, help="Smallest face, px (as searched).")]
+DetectWidth = Annotated[
+    int, typer.Option("--detect-width", min=0, help="Shrink frames to this width for Haar (0: no).")
+]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Most crops per CNN call.")]
+Smooth = Annotated[bool, typer.Option("--smooth/--no-smooth", help="One Euro smoothing per track.")]
+ModelOpt = Annotated[Path | None, typer.Option("--model", help="Weights file (default: shipped).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+Source = Annotated[Path, typer.Argument(help="Video, image, or folder of images.")]
+
+
+def _pipeline_config(
+    detect_every: int, scale_factor: float, min_neighbors: int, min_size: int,
+    detect_width: int, batch_size: int, smooth: bool, device: str, model: Path | None,
+) -> PipelineConfig:
+    from vidkeys.detect import DetectorConfig
+    from vidkeys.track import TrackerConfig
+
+    return PipelineConfig(
+        detector=DetectorConfig(scale_factor, min_neighbors, min_size, detect_width or None),
+        tracker=TrackerConfig(smooth=smooth),
+        detect_every=detect_every,
+        batch_size=batch_size,
+        device=device,
+        weights=model,
+    )
+
+
+@app.command()
+def annotate(
+    source: Source,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Default: IN.keypoints.mp4 next to IN.")
+    ] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Also write keypoints CSV here.")] = None,
+    boxes: Annotated[bool, typer.Option("--boxes/--no-boxes", help="Draw face boxes.")] = False,
+    ids: Annotated[bool, typer.Option("--ids/--no-ids", help="Draw face ids.")] = True,
+    detect_every: DetectEvery = 10,
+    scale_factor: ScaleFactor = 1.1,
+    min_neighbors: MinNeighbors = 3,
+    min_size: MinSize = 24,
+    detect_width: DetectWidth = 640,
+    batch_size: BatchSize = 64,
+    smooth: Smooth = True,
+    device: DeviceOpt = "auto",
+    model: ModelOpt = None,
+    quiet: Quiet = False,
+) -> None:
+    """Draw the keypoints of every face on a video (H.264 MP4, audio kept) or image."""
+    with user_errors():
+        from vidkeys.annotate import Annotator
+        from vidkeys.jobs import annotate_file
+
+        cfg = _pipeline_config(detect_every, scale_factor, min_neighbors, min_size,
+                               detect_width, batch_size, smooth, device, model)
+        summary = annotate_file(source, output, csv, cfg, Annotator(boxes=boxes, ids=ids),
+                                quiet=quiet)
+        if not quiet:
+            typer.echo(summary.line(), err=True)
+
+
+@app.command("export-csv")
+def export_csv(
+    source: Source,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="File, or - for stdout. Default: IN.keypoints.csv."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    detect_every: DetectEvery = 10,
+    scale_factor: ScaleFactor = 1.1,
+    min_neighbors: MinNeighbors = 3,
+    min_size: MinSize = 24,
+    detect_width: DetectWidth = 640,
+    batch_size: BatchSize = 64,
+    smooth: Smooth = True,
+    device: DeviceOpt = "auto",
+    model: ModelOpt = None,
+    quiet: Quiet = False,
+) -> None:
+    """Write the keypoints of every face in every frame (OpenFace-style CSV, or JSON lines)."""
+    with user_errors():
+        from vidkeys.jobs import export_file
+
+        cfg = _pipeline_config(detect_every, scale_factor, min_neighbors, min_size,
+                               detect_width, batch_size, smooth, device, model)
+        summary = export_file(source, output, fmt, cfg, quiet=quiet)
+        if not quiet:
+            typer.echo(summary.line(), err=True)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ accuracy, because PyTorch's CPU depthwise kernels are memory bound.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,10 @@ class ModelConfig:
     crop_size: int = 96
     widths: tuple[int, ...] = (16, 32, 64, 96, 128)
     hidden: int = 256
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: "regress": fully connected head on the last map; "heatmap": a
+    #: decoder back to 1/4 resolution and a soft-argmax per point.
+    head: str = "regress"
+    decoder: int = 48
 
 
 def _conv_bn_relu(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -55,26 +58,66 @@ class KeypointNet(nn.Module):
         super().__init__()
         self.config = config or ModelConfig()
         cfg = self.config
-        layers: list[nn.Module] = [_conv_bn_relu(1, cfg.widths[0], 2)]
+        if cfg.head not in ("regress", "heatmap"):
+            raise ValueError(f"unknown head {cfg.head!r}")
+        stages: list[nn.Module] = [_conv_bn_relu(1, cfg.widths[0], 2)]
         for cin, cout in zip(cfg.widths, cfg.widths[1:], strict=False):
-            layers += [_conv_bn_relu(cin, cout, 2), _conv_bn_relu(cout, cout, 1)]
-        self.features = nn.Sequential(*layers)
-        side = cfg.crop_size // 2 ** len(cfg.widths)
-        self.head = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(cfg.widths[-1] * side * side, cfg.hidden),
-            nn.ReLU(inplace=True),
-            nn.Linear(cfg.hidden, 2 * N_POINTS + 1),
-        )
+            stages.append(nn.Sequential(_conv_bn_relu(cin, cout, 2), _conv_bn_relu(cout, cout, 1)))
+        self.stages = nn.ModuleList(stages)
+        last = cfg.widths[-1]
+        self.face = nn.Linear(last, 1)
+        if cfg.head == "regress":
+            side = cfg.crop_size // 2 ** len(cfg.widths)
+            self.head = nn.Sequential(
+                nn.Flatten(),
+                nn.Linear(last * side * side, cfg.hidden),
+                nn.ReLU(inplace=True),
+                nn.Linear(cfg.hidden, 2 * N_POINTS),
+            )
+        else:
+            # Decoder: from the deepest map up to stride 4, adding the
+            # encoder's map of each size (U-Net style, 1x1 to merge).
+            skips = list(cfg.widths[1:3])[::-1]  # stride 8 and stride 4 maps
+            ups, cin = [], last
+            for skip in skips:
+                ups.append(nn.Sequential(
+                    nn.Conv2d(cin + skip, cfg.decoder, 1, bias=False),
+                    nn.BatchNorm2d(cfg.decoder),
+                    nn.ReLU(inplace=True),
+                    _conv_bn_relu(cfg.decoder, cfg.decoder, 1),
+                ))
+                cin = cfg.decoder
+            self.ups = nn.ModuleList(ups)
+            self.head = nn.Conv2d(cfg.decoder, N_POINTS, 1)
+            self.beta = nn.Parameter(torch.tensor(1.0))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(points (n, 68, 2) in crop pixels, face logit (n,))``."""
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         std = x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1.0)
-        out = self.head(self.features((x - mean) / std))
+        y = (x - mean) / std
+        maps = []
+        for stage in self.stages:
+            y = stage(y)
+            maps.append(y)
+        logit = self.face(y.mean(dim=(2, 3)))[:, 0]
         size = self.config.crop_size
-        points = (out[:, : 2 * N_POINTS].view(-1, N_POINTS, 2) + 0.5) * size
-        return points, out[:, 2 * N_POINTS]
+        if self.config.head == "regress":
+            points = (self.head(y).view(-1, N_POINTS, 2) + 0.5) * size
+            return points, logit
+        for up, skip in zip(self.ups, (maps[2], maps[1]), strict=True):
+            y = nn.functional.interpolate(y, size=skip.shape[-2:], mode="nearest")
+            y = up(torch.cat([y, skip], dim=1))
+        return _soft_argmax(self.head(y) * self.beta, size), logit
+
+
+def _soft_argmax(heat: torch.Tensor, size: int) -> torch.Tensor:
+    """Expected (x, y) of each softmax-normalised heatmap, in crop pixels."""
+    n, k, h, w = heat.shape
+    prob = torch.softmax(heat.flatten(2), dim=-1).view(n, k, h, w)
+    xs = (torch.arange(w, device=heat.device, dtype=heat.dtype) + 0.5) * (size / w) - 0.5
+    ys = (torch.arange(h, device=heat.device, dtype=heat.dtype) + 0.5) * (size / h) - 0.5
+    return torch.stack([(prob.sum(2) * xs).sum(-1), (prob.sum(3) * ys).sum(-1)], dim=-1)
 
 
 def save_model(model: KeypointNet, path: Path, meta: dict[str, Any] | None = None) -> None:
@@ -111,10 +154,13 @@ def load_model(path: Path | str | None = None) -> tuple[KeypointNet, dict[str, A
 
 def _fuse_batch_norm(model: KeypointNet) -> KeypointNet:
     """Fold each batch norm into its convolution (same output, fewer passes)."""
-    for block in model.features:
-        conv, bn = block[0], block[1]
-        block[0] = torch.nn.utils.fusion.fuse_conv_bn_eval(conv, bn)
-        block[1] = nn.Identity()
+    for module in model.modules():
+        if isinstance(module, nn.Sequential):
+            for i in range(len(module) - 1):
+                conv, bn = module[i], module[i + 1]
+                if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                    module[i] = torch.nn.utils.fusion.fuse_conv_bn_eval(conv, bn)
+                    module[i + 1] = nn.Identity()
     return model
 
 
@@ -136,7 +182,10 @@ class KeypointPredictor:
         model, self.meta = load_model(weights)
         self.device = resolve_device(device)
         self.crop_size = model.config.crop_size
+        # channels_last lets oneDNN pick its fast convolution kernels: 1.5x
+        # the throughput of the default layout on this CPU.
         self.model = _fuse_batch_norm(model).to(self.device).eval()
+        self.model = self.model.to(memory_format=torch.channels_last)
 
     @torch.inference_mode()
     def __call__(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,6 +197,6 @@ class KeypointPredictor:
         if len(crops) == 0:
             return np.zeros((0, N_POINTS, 2), np.float32), np.zeros(0, np.float32)
         x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
-        x = x.float().unsqueeze(1)
+        x = x.float().unsqueeze(1).contiguous(memory_format=torch.channels_last)
         points, logit = self.model(x)
         return points.float().cpu().numpy(), torch.sigmoid(logit).float().cpu().numpy()

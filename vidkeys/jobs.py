@@ -1,0 +1,173 @@
+"""Whole-file jobs: one input in, finished outputs out (used by the CLI and batch runs).
+
+Each job writes every output under a temporary name and renames it only when
+the whole input is done; on any error or interruption the partial files are
+removed, so an output that exists is an output that is complete.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from vidkeys.annotate import Annotator
+from vidkeys.errors import VidkeysError
+from vidkeys.export import KeypointSink
+from vidkeys.pipeline import PipelineConfig, VideoRun
+from vidkeys.results import FrameResult
+from vidkeys.video import VideoWriter, is_image, write_image
+
+FrameHook = Callable[[FrameResult], None]
+
+
+@dataclass
+class Summary:
+    """Figures of a finished job, for the summary line and batch manifests."""
+
+    input: Path
+    frames: int = 0
+    faces: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        """Frames per second, end to end."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        """One line for the terminal: frames, faces, speed, where the output went."""
+        text = f"{self.frames} frames, {self.faces} faces, {self.fps:.1f} fps"
+        if self.skipped:
+            text += f", {self.skipped} frames failed to decode and were skipped"
+        where = ", ".join(str(p) for p in self.outputs) or "stdout"
+        return f"{text} -> {where}"
+
+
+def default_output(source: Path, suffix: str) -> Path:
+    """``IN.keypoints.SUFFIX`` next to the input (a folder: inside its parent)."""
+    source = Path(source)
+    stem = source.name if source.is_dir() else source.stem
+    return source.parent / f"{stem}.keypoints{suffix}"
+
+
+def _check_output(source: Path, output: Path) -> None:
+    if output.exists() and output.resolve() == Path(source).resolve():
+        raise VidkeysError(f"output {output} would overwrite the input")
+    if output.is_dir():
+        raise VidkeysError(f"output {output} is a folder; give a file name")
+    if not output.parent.is_dir():
+        raise VidkeysError(f"output folder does not exist: {output.parent}")
+
+
+def _progress(run: VideoRun, quiet: bool) -> tqdm:
+    return tqdm(
+        total=run.info.frames,
+        unit="frame",
+        desc=run.info.path.name,
+        disable=quiet,
+        file=sys.stderr,
+        leave=False,
+        dynamic_ncols=True,
+    )
+
+
+def annotate_file(
+    source: Path,
+    output: Path | None = None,
+    csv: Path | None = None,
+    config: PipelineConfig | None = None,
+    annotator: Annotator | None = None,
+    quiet: bool = False,
+) -> Summary:
+    """Draw keypoints on a video (H.264 MP4, audio kept) or image; optionally write CSV."""
+    source = Path(source)
+    run = VideoRun(source, config, keep_images=True)
+    still = run.info.kind == "image"
+    if output is None:
+        output = default_output(source, source.suffix if still else ".mp4")
+    if still and not is_image(output):
+        raise VidkeysError(f"{output}: an image input needs an image output name (.png, .jpg)")
+    _check_output(source, output)
+    if csv is not None:
+        _check_output(source, csv)
+    annotator = annotator or Annotator()
+    summary = Summary(source)
+    sink = KeypointSink(csv) if csv is not None else None
+    writer = None
+    if not still:
+        info = run.info
+        writer = VideoWriter(output, info.width, info.height, info.fps,
+                             audio_source=source if info.has_audio else None)
+    start = time.perf_counter()
+    try:
+        with _progress(run, quiet) as bar:
+            for result in run:
+                assert result.image is not None
+                drawn = annotator(result.image, result.faces)
+                t0 = time.perf_counter()
+                if writer is not None:
+                    writer.write(drawn, result.timestamp)
+                else:
+                    write_image(output, drawn)
+                t1 = time.perf_counter()
+                run.stage_seconds["encode"] += t1 - t0
+                if sink is not None:
+                    sink.write(result)
+                    run.stage_seconds["csv"] += time.perf_counter() - t1
+                bar.update(1)
+        if writer is not None:
+            writer.close()
+        summary.outputs.append(output)
+        if sink is not None:
+            summary.outputs.append(sink.close())
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        if sink is not None:
+            sink.abort()
+        raise
+    summary.seconds = time.perf_counter() - start
+    summary.frames, summary.faces, summary.skipped = run.frames, run.faces, run.skipped
+    return summary
+
+
+def export_file(
+    source: Path,
+    output: Path | str | None = None,
+    fmt: str = "csv",
+    config: PipelineConfig | None = None,
+    quiet: bool = False,
+) -> Summary:
+    """Keypoints only, as CSV or JSON lines; ``output='-'`` streams to stdout."""
+    source = Path(source)
+    run = VideoRun(source, config, keep_images=False)
+    if output is None:
+        output = default_output(source, "." + fmt)
+    if str(output) != "-":
+        _check_output(source, Path(output))
+    summary = Summary(source)
+    sink = KeypointSink(output, fmt)
+    start = time.perf_counter()
+    try:
+        with _progress(run, quiet) as bar:
+            for result in run:
+                t0 = time.perf_counter()
+                sink.write(result)
+                run.stage_seconds["csv"] += time.perf_counter() - t0
+                bar.update(1)
+        path = sink.close()
+    except BaseException:
+        sink.abort()
+        raise
+    if path is not None:
+        summary.outputs.append(path)
+    summary.seconds = time.perf_counter() - start
+    summary.frames, summary.faces, summary.skipped = run.frames, run.faces, run.skipped
+    return summary

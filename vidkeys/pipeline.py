@@ -1,0 +1,161 @@
+"""The pipeline: frames -> faces -> crops -> keypoints -> tracks, one frame at a time.
+
+:func:`process` is the Python API the CLI wraps::
+
+    import vidkeys
+    for result in vidkeys.process("interview.mp4"):
+        for face_id, pts in zip(result.faces.face_id, result.faces.points):
+            ...  # pts: (68, 2) pixel coordinates
+
+Haar detection is the expensive stage, so it runs every ``detect_every``
+frames (and on any frame after a face was lost); in between, each face is
+cropped from where its points were in the previous frame.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidkeys.crop import apply_matrix, box_from_points, crop, crop_matrix, invert_matrix
+from vidkeys.detect import DetectorConfig, HaarDetector
+from vidkeys.errors import VidkeysError
+from vidkeys.model import KeypointPredictor
+from vidkeys.results import Faces, FrameResult
+from vidkeys.track import Tracker, TrackerConfig
+from vidkeys.video import FrameSource, SourceInfo
+
+
+@dataclass
+class PipelineConfig:
+    """Knobs of a run; the CLI's options map onto these one to one."""
+
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    detect_every: int = 10
+    batch_size: int = 64
+    device: str = "auto"
+    weights: Path | None = None
+
+
+class VideoRun:
+    """An iterable over a source's :class:`FrameResult` with the run's figures.
+
+    ``info`` describes the source, ``skipped`` counts frames that failed to
+    decode, ``stage_seconds`` the time spent per stage (for benchmarks).
+    """
+
+    def __init__(
+        self,
+        source: Path | str,
+        config: PipelineConfig | None = None,
+        keep_images: bool = False,
+        predictor: KeypointPredictor | None = None,
+    ) -> None:
+        self.config = config or PipelineConfig()
+        if self.config.detect_every < 1:
+            raise VidkeysError(f"detect-every must be >= 1, got {self.config.detect_every}")
+        if self.config.batch_size < 1:
+            raise VidkeysError(f"batch size must be >= 1, got {self.config.batch_size}")
+        self.keep_images = keep_images
+        self.predictor = predictor or KeypointPredictor(self.config.weights, self.config.device)
+        self.detector = HaarDetector(self.config.detector)
+        self.source = FrameSource(source, gray=not keep_images)
+        self.info: SourceInfo = self.source.info
+        self.stage_seconds: dict[str, float] = defaultdict(float)
+        self.frames = 0
+        self.faces = 0
+
+    @property
+    def skipped(self) -> int:
+        """Frames that could not be decoded and were left out."""
+        return self.source.skipped
+
+    def __iter__(self) -> Iterator[FrameResult]:
+        tracker = Tracker(self.config.tracker)
+        clock = self.stage_seconds
+        with self.source:
+            frames = iter(self.source)
+            while True:
+                t0 = time.perf_counter()
+                frame = next(frames, None)
+                t1 = time.perf_counter()
+                clock["decode"] += t1 - t0
+                if frame is None:
+                    break
+                image = frame.image
+                gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+                faces = self._faces(frame.index, frame.timestamp, gray, tracker)
+                self.frames += 1
+                self.faces += len(faces)
+                yield FrameResult(frame.index, frame.timestamp, faces,
+                                  image if self.keep_images else None)
+
+    def _faces(self, index: int, timestamp: float, gray: np.ndarray, tracker: Tracker) -> Faces:
+        clock = self.stage_seconds
+        t0 = time.perf_counter()
+        followed = tracker.live()
+        due = self.frames % self.config.detect_every == 0 or tracker.any_lost() or not followed
+        if due:
+            new, revived = tracker.new_boxes(self.detector(gray))
+        else:
+            new, revived = np.zeros((0, 4)), []
+        t1 = time.perf_counter()
+        clock["detect"] += t1 - t0
+        boxes = [t.box for t in followed] + list(new)
+        size = self.predictor.crop_size
+        mats = [crop_matrix(b, size) for b in boxes]
+        crops = np.stack([crop(gray, m, size) for m in mats]) if mats else None
+        t2 = time.perf_counter()
+        clock["crop"] += t2 - t1
+        if crops is None:
+            points = np.zeros((0, 68, 2))
+            conf = np.zeros(0)
+        else:
+            chunks = [
+                self.predictor(crops[i : i + self.config.batch_size])
+                for i in range(0, len(crops), self.config.batch_size)
+            ]
+            points = np.concatenate([c[0] for c in chunks]).astype(np.float64)
+            conf = np.concatenate([c[1] for c in chunks])
+            points = np.stack([apply_matrix(invert_matrix(m), p) for m, p in zip(mats, points, strict=True)])
+        t3 = time.perf_counter()
+        clock["cnn"] += t3 - t2
+        found = tracker.update(index, timestamp, followed, revived, points, conf)
+        faces = (
+            Faces(
+                np.array([t.face_id for t in found], np.int64),
+                np.stack([box_from_points(t.smoothed) for t in found]),
+                np.stack([t.smoothed for t in found]),
+                np.array([t.confidence for t in found]),
+            )
+            if found
+            else Faces.empty()
+        )
+        clock["track"] += time.perf_counter() - t3
+        return faces
+
+
+def process(
+    source: Path | str,
+    config: PipelineConfig | None = None,
+    keep_images: bool = False,
+    **overrides: object,
+) -> VideoRun:
+    """Run the pipeline over a video, image or image folder; iterate the result.
+
+    Keyword overrides set :class:`PipelineConfig` fields, e.g.
+    ``process("a.mp4", detect_every=1, device="cpu")``.
+    """
+    config = config or PipelineConfig()
+    for key, value in overrides.items():
+        if not hasattr(config, key):
+            raise VidkeysError(f"unknown pipeline option {key!r}")
+        setattr(config, key, value)
+    return VideoRun(source, config, keep_images=keep_images)

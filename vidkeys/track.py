@@ -1,0 +1,170 @@
+"""Face tracks: a stable ``face_id`` per person across frames.
+
+Between detections a face is followed from its own keypoints: the next
+frame's crop is the Haar-like box of the previous points. A fresh detection
+that overlaps a live (or recently lost) track continues that track instead of
+starting a new one, so ids survive short gaps such as a blink of the detector
+or a hand passing in front of the face.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vidkeys.crop import box_from_points
+from vidkeys.smooth import OneEuroFilter
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of ``(n, 4)`` and ``(m, 4)`` ``(x, y, w, h)`` boxes: ``(n, m)``."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    ax1, ay1 = a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
+    bx1, by1 = b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    iw = np.clip(np.minimum(ax1[:, None], bx1) - np.maximum(a[:, None, 0], b[:, 0]), 0, None)
+    ih = np.clip(np.minimum(ay1[:, None], by1) - np.maximum(a[:, None, 1], b[:, 1]), 0, None)
+    inter = iw * ih
+    union = (a[:, 2] * a[:, 3])[:, None] + b[:, 2] * b[:, 3] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
+@dataclass
+class Track:
+    """One followed face: its latest raw and smoothed points and bookkeeping."""
+
+    face_id: int
+    points: np.ndarray
+    smoothed: np.ndarray
+    confidence: float
+    last_frame: int
+    filter: OneEuroFilter | None = None
+    misses: int = 0
+    hits: int = 1
+
+    @property
+    def box(self) -> np.ndarray:
+        """The box to crop the next frame from: Haar-like, from the (smoothed) points."""
+        return box_from_points(self.smoothed)
+
+
+@dataclass
+class TrackerConfig:
+    """When a face counts as found, and how long a lost face keeps its id."""
+
+    min_confidence: float = 0.5
+    max_gap: int = 15
+    match_iou: float = 0.3
+    duplicate_iou: float = 0.5
+    smooth: bool = True
+    min_cutoff: float = 0.5
+    beta: float = 2.0
+
+
+@dataclass
+class Tracker:
+    """Keeps the tracks; the pipeline asks it what to crop and tells it what it found."""
+
+    config: TrackerConfig = field(default_factory=TrackerConfig)
+    tracks: list[Track] = field(default_factory=list)
+    _next_id: int = 0
+
+    def live(self) -> list[Track]:
+        """Tracks seen in the previous frame: their points give this frame's crops."""
+        return [t for t in self.tracks if t.misses == 0]
+
+    def any_lost(self) -> bool:
+        """True when some track missed its face last frame (time to detect again)."""
+        return any(t.misses > 0 for t in self.tracks)
+
+    def new_boxes(self, detections: np.ndarray) -> tuple[np.ndarray, list[Track | None]]:
+        """Split detections: those that belong to a live track are dropped.
+
+        Returns the remaining boxes and, per box, a lost track it may revive
+        (matched by overlap with the track's last box) or ``None`` for a new face.
+        """
+        live = self.live()
+        if len(detections) and live:
+            overlap = iou(detections, np.stack([t.box for t in live]))
+            detections = detections[overlap.max(axis=1) < self.config.match_iou]
+        lost = [t for t in self.tracks if t.misses > 0]
+        revive: list[Track | None] = []
+        taken: set[int] = set()
+        for box in detections:
+            match = None
+            if lost:
+                scores = iou(box[None], np.stack([t.box for t in lost]))[0]
+                best = int(np.argmax(scores))
+                if scores[best] >= self.config.match_iou and lost[best].face_id not in taken:
+                    match = lost[best]
+                    taken.add(match.face_id)
+            revive.append(match)
+        return detections, revive
+
+    def update(
+        self,
+        frame: int,
+        timestamp: float,
+        followed: list[Track],
+        revived: list[Track | None],
+        points: np.ndarray,
+        confidence: np.ndarray,
+    ) -> list[Track]:
+        """Record this frame's CNN results; return the tracks found in it.
+
+        ``points``/``confidence`` hold first the followed tracks' faces, then
+        the new boxes' faces, in the order they were cropped.
+        """
+        cfg = self.config
+        found: list[Track] = []
+        n_follow = len(followed)
+        for track, pts, conf in zip(followed, points[:n_follow], confidence[:n_follow], strict=True):
+            if conf >= cfg.min_confidence:
+                self._observe(track, pts, float(conf), frame, timestamp)
+                found.append(track)
+            else:
+                track.misses = 1
+        for old, pts, conf in zip(revived, points[n_follow:], confidence[n_follow:], strict=True):
+            if conf < cfg.min_confidence:
+                continue  # a false detection, or a face too poor to track
+            if old is None:
+                old = Track(self._next_id, pts, pts, float(conf), frame, self._new_filter())
+                self._next_id += 1
+                self.tracks.append(old)
+            self._observe(old, pts, float(conf), frame, timestamp)
+            found.append(old)
+        found = self._drop_duplicates(found)
+        for t in self.tracks:
+            if t not in found and t.misses > 0:
+                t.misses = frame - t.last_frame
+        self.tracks = [t for t in self.tracks if t in found or t.misses <= cfg.max_gap]
+        return sorted(found, key=lambda t: t.face_id)
+
+    def _new_filter(self) -> OneEuroFilter | None:
+        cfg = self.config
+        return OneEuroFilter(cfg.min_cutoff, cfg.beta) if cfg.smooth else None
+
+    def _observe(self, track: Track, pts: np.ndarray, conf: float, frame: int, t: float) -> None:
+        if track.misses > 0 and track.filter is not None:
+            track.filter = self._new_filter()  # after a gap, do not drag old points along
+        track.points = pts
+        track.confidence = conf
+        track.misses = 0
+        track.hits += 1
+        track.last_frame = frame
+        if track.filter is None:
+            track.smoothed = pts
+        else:
+            scale = float(box_from_points(pts)[2])
+            track.smoothed = track.filter(pts, t, scale)
+
+    def _drop_duplicates(self, found: list[Track]) -> list[Track]:
+        """Two tracks that converged on one face: keep the older id."""
+        keep: list[Track] = []
+        for t in sorted(found, key=lambda t: t.face_id):
+            if keep and iou(t.box[None], np.stack([k.box for k in keep])).max() > self.config.duplicate_iou:
+                self.tracks.remove(t)
+                continue
+            keep.append(t)
+        return keep
