@@ -28,7 +28,9 @@ def camera(t: float) -> np.ndarray:
     """Photo -> frame affine at time ``t`` in [0, 1]: zoom 0.75-1.15, pan, roll +-15 deg."""
     zoom = 0.75 + 0.4 * np.sin(np.pi * t) ** 2
     roll = np.deg2rad(15.0 * np.sin(2 * np.pi * t))
-    centre = np.array([WIDTH / 2 + 120 * np.sin(2 * np.pi * t), HEIGHT / 2 + 25 * np.sin(4 * np.pi * t)])
+    centre = np.array(
+        [WIDTH / 2 + 120 * np.sin(2 * np.pi * t), HEIGHT / 2 + 25 * np.sin(4 * np.pi * t)]
+    )
     c, s = zoom * np.cos(roll), zoom * np.sin(roll)
     rot = np.array([[c, -s], [s, c]])
     return np.hstack([rot, (centre - rot @ FACE_CENTRE)[:, None]])
@@ -42,9 +44,10 @@ def main() -> None:
     cv2.imwrite(str(HERE / "astronaut.png"), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
     n = FPS * SECONDS
     rate = 44100
-    with av.open(str(HERE / "astronaut.mp4"), "w") as out, open(
-        HERE / "astronaut_path.csv", "w", newline=""
-    ) as f:
+    with (
+        av.open(str(HERE / "astronaut.mp4"), "w") as out,
+        open(HERE / "astronaut_path.csv", "w", newline="") as f,
+    ):
         video = out.add_stream("libx264", rate=FPS)
         video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         video.options = {"crf": "23", "preset": "medium"}
@@ -55,8 +58,14 @@ def main() -> None:
         for i in range(n):
             m = camera(i / (n - 1))
             writer.writerow([i, *np.round(m.ravel(), 6)])
-            frame = cv2.warpAffine(photo, m, (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR,
-                                   borderMode=cv2.BORDER_CONSTANT, borderValue=(30, 30, 30))
+            frame = cv2.warpAffine(
+                photo,
+                m,
+                (WIDTH, HEIGHT),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=(30, 30, 30),
+            )
             out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         for p in video.encode():
             out.mux(p)

@@ -30,11 +30,14 @@ def test_training_crop_points_follow_the_pixels() -> None:
     rng = np.random.default_rng(3)
     pts = template_points() * 35 + 64
     image = draw_face(pts, 128, rng)
-    cfg = AugmentConfig(negative_prob=0.0, brightness=0, noise_max=0, blur_prob=0,
-                        contrast=(1.0, 1.0))
+    cfg = AugmentConfig(
+        negative_prob=0.0, brightness=0, noise_max=0, blur_prob=0, contrast=(1.0, 1.0)
+    )
     for _ in range(5):
         patch, crop_pts, label = training_crop(image, pts, box_from_points(pts), rng, cfg)
         assert label == 1.0
         inside = np.all((crop_pts >= 2) & (crop_pts <= 93), axis=1)
-        values = patch[crop_pts[inside, 1].round().astype(int), crop_pts[inside, 0].round().astype(int)]
+        values = patch[
+            crop_pts[inside, 1].round().astype(int), crop_pts[inside, 0].round().astype(int)
+        ]
         assert np.mean(values > 150) > 0.9

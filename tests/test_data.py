@@ -48,14 +48,14 @@ def test_parser_missing_and_binary_files(tmp_path: Path) -> None:
         read_keypoints_csv(tmp_path / "nope.csv")
     binary = tmp_path / "b.csv"
     binary.write_bytes(b"\xff\xfe\x00\x81" * 50)
-    with pytest.raises(VidkeysError, match="b.csv"):
+    with pytest.raises(VidkeysError, match=r"b\.csv"):
         read_keypoints_csv(binary)
 
 
 def test_unreadable_image_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "x.jpg"
     bad.write_bytes(b"not a jpeg")
-    with pytest.raises(VidkeysError, match="x.jpg"):
+    with pytest.raises(VidkeysError, match=r"x\.jpg"):
         load_gray(bad)
 
 

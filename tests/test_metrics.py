@@ -22,8 +22,7 @@ def test_nme_is_mean_point_error_over_eye_corner_distance() -> None:
     assert nme(pred, truth) == pytest.approx(1.5 / 50.0)
     # Batched form, and a 3-4-5 triangle for a diagonal error.
     diag = truth + np.array([3.0, 4.0])
-    np.testing.assert_allclose(nme(np.stack([pred, diag]), np.stack([truth, truth])),
-                               [0.03, 0.10])
+    np.testing.assert_allclose(nme(np.stack([pred, diag]), np.stack([truth, truth])), [0.03, 0.10])
 
 
 def test_failure_rate_counts_misses() -> None:

@@ -57,11 +57,11 @@ def test_network_shapes_and_fused_inference_match(head: str, tmp_path: Path) -> 
 
 
 def test_missing_and_corrupt_weights_name_the_file(tmp_path: Path) -> None:
-    with pytest.raises(VidkeysError, match="not found: .*nope.pt"):
+    with pytest.raises(VidkeysError, match=r"not found: .*nope\.pt"):
         load_model(tmp_path / "nope.pt")
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"garbage" * 100)
-    with pytest.raises(VidkeysError, match="cannot read weights file .*bad.pt"):
+    with pytest.raises(VidkeysError, match=r"cannot read weights file .*bad\.pt"):
         load_model(bad)
 
 

@@ -19,8 +19,15 @@ def test_loss_falls_and_resume_continues(tiny_dataset, tmp_path: Path) -> None:
     out = tmp_path / "tiny.pt"
     torch.set_num_threads(1)
     cfg = TrainConfig(epochs=12, batch_size=6, lr=1e-2, warmup_epochs=1)
-    first = train(csv_path, images, out, TrainConfig(**{**cfg.__dict__, "epochs": 6}), TINY,
-                  device="cpu", quiet=True)
+    first = train(
+        csv_path,
+        images,
+        out,
+        TrainConfig(**{**cfg.__dict__, "epochs": 6}),
+        TINY,
+        device="cpu",
+        quiet=True,
+    )
     assert len(first["history"]) == 6
     resumed = train(csv_path, images, out, cfg, TINY, device="cpu", resume=True, quiet=True)
     history = resumed["history"]

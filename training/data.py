@@ -80,9 +80,9 @@ def read_keypoints_csv(path: Path | str) -> list[Sample]:
     return samples
 
 
-def split_people(samples: Sequence[Sample], val_fraction: float = VAL_FRACTION) -> tuple[
-    list[int], list[int]
-]:
+def split_people(
+    samples: Sequence[Sample], val_fraction: float = VAL_FRACTION
+) -> tuple[list[int], list[int]]:
     """Deterministic split holding out whole people: ``(train indices, val indices)``.
 
     People are ordered by a hash of their name, so the split does not depend

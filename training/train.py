@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from training.augment import AugmentConfig, training_crop
 from training.data import (
-    dataset_checksum,
     cached_haar_boxes,
+    dataset_checksum,
     load_images,
     read_keypoints_csv,
     split_people,
@@ -91,7 +91,10 @@ def predict_boxes(model, images, boxes, device, batch_size: int = 256) -> np.nda
     for start in range(0, len(images), batch_size):
         mats = [crop_matrix(b, size) for b in boxes[start : start + batch_size]]
         crops = np.stack(
-            [crop(im, m, size) for im, m in zip(images[start : start + batch_size], mats, strict=True)]
+            [
+                crop(im, m, size)
+                for im, m in zip(images[start : start + batch_size], mats, strict=True)
+            ]
         )
         pts, _ = model(torch.from_numpy(crops).float().unsqueeze(1).to(device))
         pts = pts.cpu().numpy().astype(np.float64)
@@ -131,7 +134,8 @@ def train(
     if not val_idx:  # a data set of one person: validate on what we train on
         val_idx = train_idx
 
-    model = KeypointNet(model_cfg or ModelConfig()).to(dev)
+    # channels_last: oneDNN's fast convolution path, about 2x per step on CPU.
+    model = KeypointNet(model_cfg or ModelConfig()).to(dev, memory_format=torch.channels_last)
     size = model.config.crop_size
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(train_idx) // cfg.batch_size)
@@ -171,10 +175,17 @@ def train(
         rng = np.random.default_rng([cfg.seed, epoch])
         losses = []
         batches = _batches(train_idx, images, samples, boxes, rng, aug, size, cfg.batch_size)
-        bar = tqdm(batches, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   leave=False, disable=quiet, file=sys.stderr)
+        bar = tqdm(
+            batches,
+            total=steps_per_epoch,
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            leave=False,
+            disable=quiet,
+            file=sys.stderr,
+        )
         for x, pts, label in bar:
-            x, pts, label = x.to(dev), pts.to(dev), label.to(dev)
+            x = x.to(dev, memory_format=torch.channels_last)
+            pts, label = pts.to(dev), label.to(dev)
             pred, logit = model(x)
             pos = label > 0.5
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, label)
@@ -188,19 +199,37 @@ def train(
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         val = nme(predict_boxes(model, val_images, val_boxes, dev), val_truth)
-        record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_nme": float(val.mean()),
-                  "seconds": round(time.time() - t0, 1)}
+        record = {
+            "epoch": epoch + 1,
+            "loss": float(np.mean(losses)),
+            "val_nme": float(val.mean()),
+            "seconds": round(time.time() - t0, 1),
+        }
         history.append(record)
         if not quiet:
             print(json.dumps(record), file=sys.stderr, flush=True)
         if record["val_nme"] < best:
             best = record["val_nme"]
-            save_model(model, out, {**meta_base, "epoch": epoch + 1, "val_nme": best,
-                                    "history": history})
+            save_model(
+                model, out, {**meta_base, "epoch": epoch + 1, "val_nme": best, "history": history}
+            )
         tmp = ckpt_path.with_name(ckpt_path.name + ".part")
-        torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
-                    "sched": sched.state_dict(), "epoch": epoch + 1, "best": best,
-                    "history": history}, tmp)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "epoch": epoch + 1,
+                "best": best,
+                "history": history,
+            },
+            tmp,
+        )
         os.replace(tmp, ckpt_path)
-    return {"best_val_nme": best, "epochs": cfg.epochs, "out": str(out),
-            "seconds": round(time.time() - t0, 1), "history": history}
+    return {
+        "best_val_nme": best,
+        "epochs": cfg.epochs,
+        "out": str(out),
+        "seconds": round(time.time() - t0, 1),
+        "history": history,
+    }

@@ -30,10 +30,23 @@ class Annotator:
                 for px, py in faces.points[i]:
                     cv2.circle(image, (round(px), round(py)), radius, colour, -1, cv2.LINE_AA)
             if self.boxes:
-                cv2.rectangle(image, (round(x), round(y)), (round(x + w), round(y + h)), colour,
-                              max(1, radius), cv2.LINE_AA)
+                cv2.rectangle(
+                    image,
+                    (round(x), round(y)),
+                    (round(x + w), round(y + h)),
+                    colour,
+                    max(1, radius),
+                    cv2.LINE_AA,
+                )
             if self.ids:
-                cv2.putText(image, f"#{int(faces.face_id[i])}", (round(x), round(y) - 4),
-                            cv2.FONT_HERSHEY_SIMPLEX, max(0.4, w / 250), colour,
-                            max(1, radius), cv2.LINE_AA)
+                cv2.putText(
+                    image,
+                    f"#{int(faces.face_id[i])}",
+                    (round(x), round(y) - 4),
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    max(0.4, w / 250),
+                    colour,
+                    max(1, radius),
+                    cv2.LINE_AA,
+                )
         return image

@@ -108,8 +108,15 @@ Source = Annotated[Path, typer.Argument(help="Video, image, or folder of images.
 
 
 def _pipeline_config(
-    detect_every: int, scale_factor: float, min_neighbors: int, min_size: int,
-    detect_width: int, batch_size: int, smooth: bool, device: str, model: Path | None,
+    detect_every: int,
+    scale_factor: float,
+    min_neighbors: int,
+    min_size: int,
+    detect_width: int,
+    batch_size: int,
+    smooth: bool,
+    device: str,
+    model: Path | None,
 ) -> PipelineConfig:
     from vidkeys.detect import DetectorConfig
     from vidkeys.track import TrackerConfig
@@ -130,7 +137,9 @@ def annotate(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Default: IN.keypoints.mp4 next to IN.")
     ] = None,
-    csv: Annotated[Path | None, typer.Option("--csv", help="Also write keypoints CSV here.")] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Also write keypoints CSV here.")
+    ] = None,
     boxes: Annotated[bool, typer.Option("--boxes/--no-boxes", help="Draw face boxes.")] = False,
     ids: Annotated[bool, typer.Option("--ids/--no-ids", help="Draw face ids.")] = True,
     detect_every: DetectEvery = 10,
@@ -149,10 +158,20 @@ def annotate(
         from vidkeys.annotate import Annotator
         from vidkeys.jobs import annotate_file
 
-        cfg = _pipeline_config(detect_every, scale_factor, min_neighbors, min_size,
-                               detect_width, batch_size, smooth, device, model)
-        summary = annotate_file(source, output, csv, cfg, Annotator(boxes=boxes, ids=ids),
-                                quiet=quiet)
+        cfg = _pipeline_config(
+            detect_every,
+            scale_factor,
+            min_neighbors,
+            min_size,
+            detect_width,
+            batch_size,
+            smooth,
+            device,
+            model,
+        )
+        summary = annotate_file(
+            source, output, csv, cfg, Annotator(boxes=boxes, ids=ids), quiet=quiet
+        )
         if not quiet:
             typer.echo(summary.line(), err=True)
 
@@ -180,8 +199,17 @@ def export_csv(
     with user_errors():
         from vidkeys.jobs import export_file
 
-        cfg = _pipeline_config(detect_every, scale_factor, min_neighbors, min_size,
-                               detect_width, batch_size, smooth, device, model)
+        cfg = _pipeline_config(
+            detect_every,
+            scale_factor,
+            min_neighbors,
+            min_size,
+            detect_width,
+            batch_size,
+            smooth,
+            device,
+            model,
+        )
         summary = export_file(source, output, fmt, cfg, quiet=quiet)
         if not quiet:
             typer.echo(summary.line(), err=True)

@@ -103,8 +103,13 @@ def annotate_file(
     writer = None
     if not still:
         info = run.info
-        writer = VideoWriter(output, info.width, info.height, info.fps,
-                             audio_source=source if info.has_audio else None)
+        writer = VideoWriter(
+            output,
+            info.width,
+            info.height,
+            info.fps,
+            audio_source=source if info.has_audio else None,
+        )
     start = time.perf_counter()
     try:
         with _progress(run, quiet) as bar:

@@ -36,6 +36,8 @@ class ModelConfig:
     #: decoder back to 1/4 resolution and a soft-argmax per point.
     head: str = "regress"
     decoder: int = 48
+    #: Heatmap resolution: 2 decodes to 1/4 of the crop, 1 to 1/8.
+    up_levels: int = 2
 
 
 def _conv_bn_relu(cin: int, cout: int, stride: int) -> nn.Sequential:
@@ -77,15 +79,17 @@ class KeypointNet(nn.Module):
         else:
             # Decoder: from the deepest map up to stride 4, adding the
             # encoder's map of each size (U-Net style, 1x1 to merge).
-            skips = list(cfg.widths[1:3])[::-1]  # stride 8 and stride 4 maps
+            skips = list(cfg.widths[3 - cfg.up_levels : 3])[::-1]  # stride 8, then 4
             ups, cin = [], last
             for skip in skips:
-                ups.append(nn.Sequential(
-                    nn.Conv2d(cin + skip, cfg.decoder, 1, bias=False),
-                    nn.BatchNorm2d(cfg.decoder),
-                    nn.ReLU(inplace=True),
-                    _conv_bn_relu(cfg.decoder, cfg.decoder, 1),
-                ))
+                ups.append(
+                    nn.Sequential(
+                        nn.Conv2d(cin + skip, cfg.decoder, 1, bias=False),
+                        nn.BatchNorm2d(cfg.decoder),
+                        nn.ReLU(inplace=True),
+                        _conv_bn_relu(cfg.decoder, cfg.decoder, 1),
+                    )
+                )
                 cin = cfg.decoder
             self.ups = nn.ModuleList(ups)
             self.head = nn.Conv2d(cfg.decoder, N_POINTS, 1)
@@ -105,7 +109,7 @@ class KeypointNet(nn.Module):
         if self.config.head == "regress":
             points = (self.head(y).view(-1, N_POINTS, 2) + 0.5) * size
             return points, logit
-        for up, skip in zip(self.ups, (maps[2], maps[1]), strict=True):
+        for up, skip in zip(self.ups, (maps[2], maps[1])[: len(self.ups)], strict=True):
             y = nn.functional.interpolate(y, size=skip.shape[-2:], mode="nearest")
             y = up(torch.cat([y, skip], dim=1))
         return _soft_argmax(self.head(y) * self.beta, size), logit

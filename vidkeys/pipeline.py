@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from vidkeys.errors import VidkeysError
 from vidkeys.model import KeypointPredictor
 from vidkeys.results import Faces, FrameResult
 from vidkeys.track import Tracker, TrackerConfig
-from vidkeys.video import FrameSource, SourceInfo
+from vidkeys.video import SourceInfo, open_source
 
 
 @dataclass
@@ -53,7 +53,7 @@ class VideoRun:
 
     def __init__(
         self,
-        source: Path | str,
+        source: Path | str | Iterable[np.ndarray],
         config: PipelineConfig | None = None,
         keep_images: bool = False,
         predictor: KeypointPredictor | None = None,
@@ -66,7 +66,7 @@ class VideoRun:
         self.keep_images = keep_images
         self.predictor = predictor or KeypointPredictor(self.config.weights, self.config.device)
         self.detector = HaarDetector(self.config.detector)
-        self.source = FrameSource(source, gray=not keep_images)
+        self.source = open_source(source, gray=not keep_images)
         self.info: SourceInfo = self.source.info
         self.stage_seconds: dict[str, float] = defaultdict(float)
         self.frames = 0
@@ -94,8 +94,9 @@ class VideoRun:
                 faces = self._faces(frame.index, frame.timestamp, gray, tracker)
                 self.frames += 1
                 self.faces += len(faces)
-                yield FrameResult(frame.index, frame.timestamp, faces,
-                                  image if self.keep_images else None)
+                yield FrameResult(
+                    frame.index, frame.timestamp, faces, image if self.keep_images else None
+                )
 
     def _faces(self, index: int, timestamp: float, gray: np.ndarray, tracker: Tracker) -> Faces:
         clock = self.stage_seconds
@@ -124,7 +125,9 @@ class VideoRun:
             ]
             points = np.concatenate([c[0] for c in chunks]).astype(np.float64)
             conf = np.concatenate([c[1] for c in chunks])
-            points = np.stack([apply_matrix(invert_matrix(m), p) for m, p in zip(mats, points, strict=True)])
+            points = np.stack(
+                [apply_matrix(invert_matrix(m), p) for m, p in zip(mats, points, strict=True)]
+            )
         t3 = time.perf_counter()
         clock["cnn"] += t3 - t2
         found = tracker.update(index, timestamp, followed, revived, points, conf)
@@ -143,12 +146,12 @@ class VideoRun:
 
 
 def process(
-    source: Path | str,
+    source: Path | str | Iterable[np.ndarray],
     config: PipelineConfig | None = None,
     keep_images: bool = False,
     **overrides: object,
 ) -> VideoRun:
-    """Run the pipeline over a video, image or image folder; iterate the result.
+    """Run the pipeline over a video, image, image folder or iterable of frames.
 
     Keyword overrides set :class:`PipelineConfig` fields, e.g.
     ``process("a.mp4", detect_every=1, device="cpu")``.

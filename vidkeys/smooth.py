@@ -26,7 +26,7 @@ class OneEuroFilter:
     (Hz) smooths the speed estimate itself.
     """
 
-    def __init__(self, min_cutoff: float = 0.5, beta: float = 2.0, d_cutoff: float = 1.0) -> None:
+    def __init__(self, min_cutoff: float = 0.3, beta: float = 20.0, d_cutoff: float = 1.0) -> None:
         self.min_cutoff = min_cutoff
         self.beta = beta
         self.d_cutoff = d_cutoff

@@ -58,8 +58,10 @@ class TrackerConfig:
     match_iou: float = 0.3
     duplicate_iou: float = 0.5
     smooth: bool = True
-    min_cutoff: float = 0.5
-    beta: float = 2.0
+    # One Euro settings, picked on the sample clip (motion) and a still noisy
+    # clip (jitter): see README "Smoothing".
+    min_cutoff: float = 0.3
+    beta: float = 20.0
 
 
 @dataclass
@@ -119,7 +121,9 @@ class Tracker:
         cfg = self.config
         found: list[Track] = []
         n_follow = len(followed)
-        for track, pts, conf in zip(followed, points[:n_follow], confidence[:n_follow], strict=True):
+        for track, pts, conf in zip(
+            followed, points[:n_follow], confidence[:n_follow], strict=True
+        ):
             if conf >= cfg.min_confidence:
                 self._observe(track, pts, float(conf), frame, timestamp)
                 found.append(track)
@@ -163,7 +167,11 @@ class Tracker:
         """Two tracks that converged on one face: keep the older id."""
         keep: list[Track] = []
         for t in sorted(found, key=lambda t: t.face_id):
-            if keep and iou(t.box[None], np.stack([k.box for k in keep])).max() > self.config.duplicate_iou:
+            if (
+                keep
+                and iou(t.box[None], np.stack([k.box for k in keep])).max()
+                > self.config.duplicate_iou
+            ):
                 self.tracks.remove(t)
                 continue
             keep.append(t)

@@ -7,8 +7,9 @@ and counted rather than ending the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -93,7 +94,9 @@ class FrameSource:
         try:
             self._container = av.open(str(self.path))
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-            raise VidkeysError(f"{self.path}: not a video or image file ({_first_line(exc)})") from exc
+            raise VidkeysError(
+                f"{self.path}: not a video or image file ({_first_line(exc)})"
+            ) from exc
         if not self._container.streams.video:
             self._container.close()
             raise VidkeysError(f"{self.path}: no video stream in the file")
@@ -171,6 +174,61 @@ class FrameSource:
         self.close()
 
 
+class ArraySource:
+    """Frames the caller already holds (an iterable of BGR or gray arrays) as a source.
+
+    Lets Python users feed frames from their own capture code, and tests feed
+    exact pixels without a lossy codec in between.
+    """
+
+    def __init__(self, frames: Iterable[np.ndarray], gray: bool = False, fps: float = 30.0) -> None:
+        self.gray = gray
+        self.skipped = 0
+        self._frames = iter(frames)
+        first = next(self._frames, None)
+        if first is None:
+            raise VidkeysError("no frames given")
+        self._first: np.ndarray | None = first
+        h, w = first.shape[:2]
+        self.info = SourceInfo(Path("<frames>"), "frames", w, h, fps, None, False)
+
+    def _convert(self, image: np.ndarray) -> np.ndarray:
+        image = np.asarray(image, dtype=np.uint8)
+        if self.gray and image.ndim == 3:
+            return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        if not self.gray and image.ndim == 2:
+            return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        return image
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        if self._first is not None:
+            yield Frame(0, 0.0, self._convert(self._first))
+            self._first = None
+            index = 1
+        for image in self._frames:
+            yield Frame(index, index / self.info.fps, self._convert(image))
+            index += 1
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> ArraySource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_source(
+    source: Path | str | Iterable[np.ndarray], gray: bool = False
+) -> FrameSource | ArraySource:
+    """A :class:`FrameSource` for a path, an :class:`ArraySource` for in-memory frames."""
+    if isinstance(source, (str, Path)):
+        return FrameSource(source, gray=gray)
+    return ArraySource(source, gray=gray)
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -231,7 +289,9 @@ class VideoWriter:
             self._audio = self._out.add_stream_from_template(in_stream)
             self._transcode = False
         else:
-            self._audio = self._out.add_stream("aac", rate=in_stream.codec_context.sample_rate or 48000)
+            self._audio = self._out.add_stream(
+                "aac", rate=in_stream.codec_context.sample_rate or 48000
+            )
             self._transcode = True
         self._pending = None
 
@@ -250,7 +310,11 @@ class VideoWriter:
                     break
             if packet.dts is None:  # the demuxer's end-of-stream marker
                 continue
-            if t is not None and packet.pts is not None and float(packet.pts * self._audio_time_base) > t:
+            if (
+                t is not None
+                and packet.pts is not None
+                and float(packet.pts * self._audio_time_base) > t
+            ):
                 self._pending = packet
                 break
             if self._transcode:
@@ -289,10 +353,8 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Drop the partial output (after an error or interruption)."""
-        try:
+        with contextlib.suppress(av.FFmpegError):
             self._out.close()
-        except av.FFmpegError:
-            pass
         if self._audio_in is not None:
             self._audio_in.close()
         self._tmp.unlink(missing_ok=True)
