@@ -11,7 +11,7 @@ from training.evaluate import evaluate
 from training.train import TrainConfig, train
 from vidkeys.model import KeypointPredictor, ModelConfig
 
-TINY = ModelConfig(crop_size=32, widths=(8, 16, 16), hidden=32)
+TINY = ModelConfig(crop_size=32, widths=(8, 16, 16, 32), decoder=16)
 
 
 def test_loss_falls_and_resume_continues(tiny_dataset, tmp_path: Path) -> None:

@@ -36,9 +36,9 @@ from vidkeys.model import KeypointNet, ModelConfig, resolve_device, save_model
 class TrainConfig:
     """Hyper-parameters; recorded in the weights file and the model card."""
 
-    epochs: int = 150
-    batch_size: int = 64
-    lr: float = 3e-3
+    epochs: int = 250
+    batch_size: int = 32
+    lr: float = 2e-3
     weight_decay: float = 1e-4
     warmup_epochs: int = 3
     seed: int = 0

@@ -49,9 +49,9 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Weights file to write.")] = Path(
         "saved_models/vidkeys68.pt"
     ),
-    epochs: Annotated[int, typer.Option(min=1)] = 150,
-    batch_size: Annotated[int, typer.Option(min=2)] = 64,
-    lr: Annotated[float, typer.Option(min=0.0)] = 3e-3,
+    epochs: Annotated[int, typer.Option(min=1)] = 250,
+    batch_size: Annotated[int, typer.Option(min=2)] = 32,
+    lr: Annotated[float, typer.Option(min=0.0)] = 2e-3,
     seed: int = 0,
     device: DeviceOpt = "auto",
     resume: Annotated[bool, typer.Option(help="Continue from OUT.ckpt if present.")] = False,
@@ -98,7 +98,10 @@ ScaleFactor = Annotated[float, typer.Option("--scale-factor", min=1.001, help="H
 MinNeighbors = Annotated[int, typer.Option("--min-neighbors", min=0, help="Haar min neighbours.")]
 MinSize = Annotated[int, typer.Option("--min-size", min=1, help="Smallest face, px (as searched).")]
 DetectWidth = Annotated[
-    int, typer.Option("--detect-width", min=0, help="Shrink frames to this width for Haar (0: no).")
+    int,
+    typer.Option(
+        "--detect-width", min=0, help="Shrink frames to this width for Haar (0: auto, half)."
+    ),
 ]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Most crops per CNN call.")]
 Smooth = Annotated[bool, typer.Option("--smooth/--no-smooth", help="One Euro smoothing per track.")]
@@ -146,7 +149,7 @@ def annotate(
     scale_factor: ScaleFactor = 1.1,
     min_neighbors: MinNeighbors = 3,
     min_size: MinSize = 24,
-    detect_width: DetectWidth = 640,
+    detect_width: DetectWidth = 0,
     batch_size: BatchSize = 64,
     smooth: Smooth = True,
     device: DeviceOpt = "auto",
@@ -188,7 +191,7 @@ def export_csv(
     scale_factor: ScaleFactor = 1.1,
     min_neighbors: MinNeighbors = 3,
     min_size: MinSize = 24,
-    detect_width: DetectWidth = 640,
+    detect_width: DetectWidth = 0,
     batch_size: BatchSize = 64,
     smooth: Smooth = True,
     device: DeviceOpt = "auto",
@@ -213,6 +216,68 @@ def export_csv(
         summary = export_file(source, output, fmt, cfg, quiet=quiet)
         if not quiet:
             typer.echo(summary.line(), err=True)
+
+
+@app.command()
+def batch(
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or globs.")],
+    outdir: Annotated[Path, typer.Option("--output", "-o", help="Folder for all outputs.")],
+    csv_only: Annotated[
+        bool, typer.Option("--csv-only", help="Keypoints CSV only, no video.")
+    ] = False,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Parallel tasks (default: cores).")
+    ] = None,
+    engine: Annotated[str, typer.Option("--engine", help="local (process pool) or ray.")] = "local",
+    address: Annotated[
+        str | None, typer.Option("--address", help="Ray cluster address (default: local Ray).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Redo inputs already done.")] = False,
+    detect_every: DetectEvery = 10,
+    scale_factor: ScaleFactor = 1.1,
+    min_neighbors: MinNeighbors = 3,
+    min_size: MinSize = 24,
+    detect_width: DetectWidth = 0,
+    batch_size: BatchSize = 64,
+    smooth: Smooth = True,
+    device: DeviceOpt = "auto",
+    model: ModelOpt = None,
+    quiet: Quiet = False,
+) -> None:
+    """Process many videos and images into one folder, resumably, on all cores or on Ray."""
+    with user_errors():
+        from vidkeys.batch import run_batch
+        from vidkeys.model import resolve_device
+
+        resolve_device(device)  # fail fast, before any worker starts
+        cfg = _pipeline_config(
+            detect_every,
+            scale_factor,
+            min_neighbors,
+            min_size,
+            detect_width,
+            batch_size,
+            smooth,
+            device,
+            model,
+        )
+        result = run_batch(
+            inputs,
+            outdir,
+            cfg,
+            csv_only=csv_only,
+            workers=workers,
+            engine=engine,
+            address=address,
+            force=force,
+            quiet=quiet,
+        )
+        for record in result.failures:
+            typer.echo(f"failed: {record.input}: {record.error}", err=True)
+        if not quiet:
+            typer.echo(result.line(outdir), err=True)
+        if result.failed:
+            raise typer.Exit(1)
 
 
 def main() -> None:

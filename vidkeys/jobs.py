@@ -35,6 +35,8 @@ class Summary:
     skipped: int = 0
     seconds: float = 0.0
     outputs: list[Path] = field(default_factory=list)
+    #: Seconds per stage (decode, detect, crop, cnn, track, encode, csv).
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -48,6 +50,12 @@ class Summary:
             text += f", {self.skipped} frames failed to decode and were skipped"
         where = ", ".join(str(p) for p in self.outputs) or "stdout"
         return f"{text} -> {where}"
+
+
+def _finish(summary: Summary, run: VideoRun, start: float) -> None:
+    summary.seconds = time.perf_counter() - start
+    summary.frames, summary.faces, summary.skipped = run.frames, run.faces, run.skipped
+    summary.stages = dict(run.stage_seconds)
 
 
 def default_output(source: Path, suffix: str) -> Path:
@@ -138,8 +146,7 @@ def annotate_file(
         if sink is not None:
             sink.abort()
         raise
-    summary.seconds = time.perf_counter() - start
-    summary.frames, summary.faces, summary.skipped = run.frames, run.faces, run.skipped
+    _finish(summary, run, start)
     return summary
 
 
@@ -173,6 +180,5 @@ def export_file(
         raise
     if path is not None:
         summary.outputs.append(path)
-    summary.seconds = time.perf_counter() - start
-    summary.frames, summary.faces, summary.skipped = run.frames, run.faces, run.skipped
+    _finish(summary, run, start)
     return summary

@@ -30,14 +30,15 @@ class ModelConfig:
     """Everything needed to rebuild the network from a weights file."""
 
     crop_size: int = 96
-    widths: tuple[int, ...] = (16, 32, 64, 96, 128)
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+    #: "heatmap": a decoder back up to 1/8 (or 1/4) of the crop and a
+    #: soft-argmax per point; "regress": a fully connected head on the
+    #: deepest map, regressing the 136 coordinates directly.
+    head: str = "heatmap"
     hidden: int = 256
-    #: "regress": fully connected head on the last map; "heatmap": a
-    #: decoder back to 1/4 resolution and a soft-argmax per point.
-    head: str = "regress"
-    decoder: int = 48
-    #: Heatmap resolution: 2 decodes to 1/4 of the crop, 1 to 1/8.
-    up_levels: int = 2
+    decoder: int = 64
+    #: Heatmap resolution: 1 decodes to 1/8 of the crop, 2 to 1/4.
+    up_levels: int = 1
 
 
 def _conv_bn_relu(cin: int, cout: int, stride: int) -> nn.Sequential:

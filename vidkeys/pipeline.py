@@ -102,7 +102,9 @@ class VideoRun:
         clock = self.stage_seconds
         t0 = time.perf_counter()
         followed = tracker.live()
-        due = self.frames % self.config.detect_every == 0 or tracker.any_lost() or not followed
+        # Every N frames, and right after a face was lost. A scene without
+        # faces is not searched on every frame: new faces wait at most N-1.
+        due = self.frames % self.config.detect_every == 0 or tracker.any_lost()
         if due:
             new, revived = tracker.new_boxes(self.detector(gray))
         else:

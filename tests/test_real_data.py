@@ -1,0 +1,23 @@
+"""Accuracy of the shipped weights on the real data's held-out people (needs VIDKEYS_DATA).
+
+Guards against a worse model landing: the bound is the shipped model's
+measured figure (saved_models/README.md) plus a small margin.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from training.evaluate import evaluate
+
+CSV_NAME = "training_frames_keypoints.csv"
+#: Shipped model on the validation people with Haar boxes; see the model card.
+NME_BOUND = 0.035
+FAILURE_BOUND = 0.03
+
+
+def test_shipped_model_on_validation_people(real_data: Path) -> None:
+    result = evaluate(real_data / CSV_NAME, real_data / "training", split="val", device="cpu")
+    assert result["n"] >= 300
+    assert result["nme_mean"] <= NME_BOUND, result
+    assert result["failure_rate"] <= FAILURE_BOUND, result
