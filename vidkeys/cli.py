@@ -6,11 +6,14 @@ stderr and exit code 1; option mistakes are Typer's usage errors (exit 2).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
-from collections.abc import Iterator
+import typing
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -91,52 +94,110 @@ def evaluate(
         typer.echo(json.dumps(result) if as_json else format_report(result))
 
 
-DetectEvery = Annotated[
-    int, typer.Option("--detect-every", min=1, help="Run Haar every N frames (1: every frame).")
-]
-ScaleFactor = Annotated[float, typer.Option("--scale-factor", min=1.001, help="Haar scale step.")]
-MinNeighbors = Annotated[int, typer.Option("--min-neighbors", min=0, help="Haar min neighbours.")]
-MinSize = Annotated[int, typer.Option("--min-size", min=1, help="Smallest face, px (as searched).")]
-DetectWidth = Annotated[
-    int,
-    typer.Option(
-        "--detect-width", min=0, help="Shrink frames to this width for Haar (0: auto, half)."
-    ),
-]
-BatchSize = Annotated[int, typer.Option("--batch-size", min=1, help="Most crops per CNN call.")]
-Smooth = Annotated[bool, typer.Option("--smooth/--no-smooth", help="One Euro smoothing per track.")]
-ModelOpt = Annotated[Path | None, typer.Option("--model", help="Weights file (default: shipped).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
 Source = Annotated[Path, typer.Argument(help="Video, image, or folder of images.")]
 
+# Options every video command shares, as (name, annotated type, default).
+_PIPELINE_OPTIONS = [
+    (
+        "detect_every",
+        Annotated[
+            int,
+            typer.Option("--detect-every", min=1, help="Run Haar every N frames (1: every frame)."),
+        ],
+        10,
+    ),
+    (
+        "scale_factor",
+        Annotated[float, typer.Option("--scale-factor", min=1.001, help="Haar scale step.")],
+        1.1,
+    ),
+    (
+        "min_neighbors",
+        Annotated[int, typer.Option("--min-neighbors", min=0, help="Haar min neighbours.")],
+        3,
+    ),
+    (
+        "min_size",
+        Annotated[int, typer.Option("--min-size", min=1, help="Smallest face, px (as searched).")],
+        24,
+    ),
+    (
+        "detect_width",
+        Annotated[
+            int,
+            typer.Option(
+                "--detect-width",
+                min=0,
+                help="Shrink frames to this width for Haar (0: auto, half).",
+            ),
+        ],
+        0,
+    ),
+    (
+        "batch_size",
+        Annotated[int, typer.Option("--batch-size", min=1, help="Most crops per CNN call.")],
+        64,
+    ),
+    (
+        "smooth",
+        Annotated[bool, typer.Option("--smooth/--no-smooth", help="One Euro smoothing per track.")],
+        True,
+    ),
+    ("device", DeviceOpt, "auto"),
+    (
+        "model",
+        Annotated[Path | None, typer.Option("--model", help="Weights file (default: shipped).")],
+        None,
+    ),
+]
 
-def _pipeline_config(
-    detect_every: int,
-    scale_factor: float,
-    min_neighbors: int,
-    min_size: int,
-    detect_width: int,
-    batch_size: int,
-    smooth: bool,
-    device: str,
-    model: Path | None,
-) -> PipelineConfig:
-    from vidkeys.detect import DetectorConfig
-    from vidkeys.track import TrackerConfig
 
-    return PipelineConfig(
-        detector=DetectorConfig(scale_factor, min_neighbors, min_size, detect_width or None),
-        tracker=TrackerConfig(smooth=smooth),
-        detect_every=detect_every,
-        batch_size=batch_size,
-        device=device,
-        weights=model,
-    )
+def pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command the shared pipeline options; it receives them as ``config``.
+
+    Typer reads options from the signature, so the shared ones are appended
+    to it here once instead of being repeated in every command.
+    """
+    sig = inspect.signature(command)
+    hints = typing.get_type_hints(command, include_extras=True)  # resolve string annotations
+    own = [
+        p.replace(annotation=hints[p.name]) for p in sig.parameters.values() if p.name != "config"
+    ]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
+        for name, kind, default in _PIPELINE_OPTIONS
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        from vidkeys.detect import DetectorConfig
+        from vidkeys.track import TrackerConfig
+
+        o = {name: kwargs.pop(name) for name, _, _ in _PIPELINE_OPTIONS}
+        config = PipelineConfig(
+            detector=DetectorConfig(
+                o["scale_factor"], o["min_neighbors"], o["min_size"], o["detect_width"] or None
+            ),
+            tracker=TrackerConfig(smooth=o["smooth"]),
+            detect_every=o["detect_every"],
+            batch_size=o["batch_size"],
+            device=o["device"],
+            weights=o["model"],
+        )
+        command(config=config, **kwargs)
+
+    params = own + shared
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper
 
 
 @app.command()
+@pipeline_options
 def annotate(
     source: Source,
+    config: PipelineConfig,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Default: IN.keypoints.mp4 next to IN.")
     ] = None,
@@ -145,15 +206,6 @@ def annotate(
     ] = None,
     boxes: Annotated[bool, typer.Option("--boxes/--no-boxes", help="Draw face boxes.")] = False,
     ids: Annotated[bool, typer.Option("--ids/--no-ids", help="Draw face ids.")] = True,
-    detect_every: DetectEvery = 10,
-    scale_factor: ScaleFactor = 1.1,
-    min_neighbors: MinNeighbors = 3,
-    min_size: MinSize = 24,
-    detect_width: DetectWidth = 0,
-    batch_size: BatchSize = 64,
-    smooth: Smooth = True,
-    device: DeviceOpt = "auto",
-    model: ModelOpt = None,
     quiet: Quiet = False,
 ) -> None:
     """Draw the keypoints of every face on a video (H.264 MP4, audio kept) or image."""
@@ -161,66 +213,38 @@ def annotate(
         from vidkeys.annotate import Annotator
         from vidkeys.jobs import annotate_file
 
-        cfg = _pipeline_config(
-            detect_every,
-            scale_factor,
-            min_neighbors,
-            min_size,
-            detect_width,
-            batch_size,
-            smooth,
-            device,
-            model,
-        )
-        summary = annotate_file(
-            source, output, csv, cfg, Annotator(boxes=boxes, ids=ids), quiet=quiet
-        )
+        annotator = Annotator(boxes=boxes, ids=ids)
+        summary = annotate_file(source, output, csv, config, annotator, quiet=quiet)
         if not quiet:
             typer.echo(summary.line(), err=True)
 
 
 @app.command("export-csv")
+@pipeline_options
 def export_csv(
     source: Source,
+    config: PipelineConfig,
     output: Annotated[
         str | None,
         typer.Option("--output", "-o", help="File, or - for stdout. Default: IN.keypoints.csv."),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
-    detect_every: DetectEvery = 10,
-    scale_factor: ScaleFactor = 1.1,
-    min_neighbors: MinNeighbors = 3,
-    min_size: MinSize = 24,
-    detect_width: DetectWidth = 0,
-    batch_size: BatchSize = 64,
-    smooth: Smooth = True,
-    device: DeviceOpt = "auto",
-    model: ModelOpt = None,
     quiet: Quiet = False,
 ) -> None:
     """Write the keypoints of every face in every frame (OpenFace-style CSV, or JSON lines)."""
     with user_errors():
         from vidkeys.jobs import export_file
 
-        cfg = _pipeline_config(
-            detect_every,
-            scale_factor,
-            min_neighbors,
-            min_size,
-            detect_width,
-            batch_size,
-            smooth,
-            device,
-            model,
-        )
-        summary = export_file(source, output, fmt, cfg, quiet=quiet)
+        summary = export_file(source, output, fmt, config, quiet=quiet)
         if not quiet:
             typer.echo(summary.line(), err=True)
 
 
 @app.command()
+@pipeline_options
 def batch(
     inputs: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or globs.")],
+    config: PipelineConfig,
     outdir: Annotated[Path, typer.Option("--output", "-o", help="Folder for all outputs.")],
     csv_only: Annotated[
         bool, typer.Option("--csv-only", help="Keypoints CSV only, no video.")
@@ -233,15 +257,6 @@ def batch(
         str | None, typer.Option("--address", help="Ray cluster address (default: local Ray).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo inputs already done.")] = False,
-    detect_every: DetectEvery = 10,
-    scale_factor: ScaleFactor = 1.1,
-    min_neighbors: MinNeighbors = 3,
-    min_size: MinSize = 24,
-    detect_width: DetectWidth = 0,
-    batch_size: BatchSize = 64,
-    smooth: Smooth = True,
-    device: DeviceOpt = "auto",
-    model: ModelOpt = None,
     quiet: Quiet = False,
 ) -> None:
     """Process many videos and images into one folder, resumably, on all cores or on Ray."""
@@ -249,22 +264,11 @@ def batch(
         from vidkeys.batch import run_batch
         from vidkeys.model import resolve_device
 
-        resolve_device(device)  # fail fast, before any worker starts
-        cfg = _pipeline_config(
-            detect_every,
-            scale_factor,
-            min_neighbors,
-            min_size,
-            detect_width,
-            batch_size,
-            smooth,
-            device,
-            model,
-        )
+        resolve_device(config.device)  # fail fast, before any worker starts
         result = run_batch(
             inputs,
             outdir,
-            cfg,
+            config,
             csv_only=csv_only,
             workers=workers,
             engine=engine,

@@ -41,7 +41,7 @@ class Track:
     last_frame: int
     filter: OneEuroFilter | None = None
     misses: int = 0
-    hits: int = 1
+    hits: int = 0
 
     @property
     def box(self) -> np.ndarray:
@@ -53,8 +53,15 @@ class Track:
 class TrackerConfig:
     """When a face counts as found, and how long a lost face keeps its id."""
 
+    #: Face score a followed face needs to stay tracked.
     min_confidence: float = 0.5
+    #: Face score a new detection needs to start a track: higher, because
+    #: Haar's false boxes (clothes, backgrounds) sometimes score near 0.5.
+    new_confidence: float = 0.8
+    #: A lost face keeps its id this many frames, if it was seen in at least
+    #: ``min_hits`` frames (a one-frame track is dropped at once).
     max_gap: int = 15
+    min_hits: int = 3
     match_iou: float = 0.3
     duplicate_iou: float = 0.5
     smooth: bool = True
@@ -130,7 +137,7 @@ class Tracker:
             else:
                 track.misses = 1
         for old, pts, conf in zip(revived, points[n_follow:], confidence[n_follow:], strict=True):
-            if conf < cfg.min_confidence:
+            if conf < (cfg.min_confidence if old is not None else cfg.new_confidence):
                 continue  # a false detection, or a face too poor to track
             if old is None:
                 old = Track(self._next_id, pts, pts, float(conf), frame, self._new_filter())
@@ -142,7 +149,11 @@ class Tracker:
         for t in self.tracks:
             if t not in found and t.misses > 0:
                 t.misses = frame - t.last_frame
-        self.tracks = [t for t in self.tracks if t in found or t.misses <= cfg.max_gap]
+        self.tracks = [
+            t
+            for t in self.tracks
+            if t in found or (t.misses <= cfg.max_gap and t.hits >= cfg.min_hits)
+        ]
         return sorted(found, key=lambda t: t.face_id)
 
     def _new_filter(self) -> OneEuroFilter | None:
