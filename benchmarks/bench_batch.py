@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from make_video import make_video  # benchmarks/ is on sys.path when run as a script
+
 from vidkeys.batch import run_batch
 from vidkeys.pipeline import PipelineConfig
 
