@@ -44,11 +44,21 @@ def main() -> None:
             out = Path(tmp) / f"out-{engine}-{workers}"
             cfg = PipelineConfig(device="cpu")
             start = time.perf_counter()
-            result = run_batch([str(folder)], out, cfg, csv_only=True, workers=workers,
-                               engine=engine, force=True, quiet=True)
+            result = run_batch(
+                [str(folder)],
+                out,
+                cfg,
+                csv_only=True,
+                workers=workers,
+                engine=engine,
+                force=True,
+                quiet=True,
+            )
             secs = time.perf_counter() - start
-            print(f"{engine:8} {workers:>7} {60 * result.done / secs:>11.1f} "
-                  f"{result.frames / secs:>9.1f} {secs:>8.1f}")
+            print(
+                f"{engine:8} {workers:>7} {60 * result.done / secs:>11.1f} "
+                f"{result.frames / secs:>9.1f} {secs:>8.1f}"
+            )
 
 
 if __name__ == "__main__":

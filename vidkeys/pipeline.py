@@ -27,6 +27,7 @@ from vidkeys.crop import apply_matrix, box_from_points, crop, crop_matrix, inver
 from vidkeys.detect import DetectorConfig, HaarDetector
 from vidkeys.errors import VidkeysError
 from vidkeys.model import KeypointPredictor
+from vidkeys.prefetch import prefetch
 from vidkeys.results import Faces, FrameResult
 from vidkeys.track import Tracker, TrackerConfig
 from vidkeys.video import SourceInfo, open_source
@@ -81,12 +82,12 @@ class VideoRun:
         tracker = Tracker(self.config.tracker)
         clock = self.stage_seconds
         with self.source:
-            frames = iter(self.source)
+            frames = prefetch(self.source)
             while True:
                 t0 = time.perf_counter()
                 frame = next(frames, None)
                 t1 = time.perf_counter()
-                clock["decode"] += t1 - t0
+                clock["decode"] += t1 - t0  # time waiting for the decoder thread
                 if frame is None:
                     break
                 image = frame.image
