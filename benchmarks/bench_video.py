@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--detect-width", type=int, default=0, help="0: auto")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-smooth", action="store_true")
+    parser.add_argument("--cnn-threads", type=int, default=1)
     parser.add_argument("--compare-full", action="store_true")
     args = parser.parse_args()
     cfg = PipelineConfig(
@@ -64,6 +65,7 @@ def main() -> None:
         tracker=TrackerConfig(smooth=not args.no_smooth),
         detect_every=args.detect_every,
         device=args.device,
+        cnn_threads=args.cnn_threads,
     )
     cv2.setNumThreads(2)
     with tempfile.TemporaryDirectory() as tmp:
