@@ -14,7 +14,7 @@ import numpy as np
 
 from training.data import cached_haar_boxes, load_images, read_keypoints_csv, split_people
 from training.metrics import auc, failure_rate, nme
-from vidkeys.crop import apply_matrix, box_from_points, crop, crop_matrix, invert_matrix
+from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.errors import VidkeysError
 from vidkeys.model import KeypointPredictor
 
@@ -51,10 +51,9 @@ def evaluate(
     pred = []
     for start in range(0, len(hit), batch_size):
         chunk = hit[start : start + batch_size]
-        mats = [crop_matrix(found[i], size) for i in chunk]
-        crops = np.stack([crop(images[i], m, size) for i, m in zip(chunk, mats, strict=True)])
+        crops, mats = cut_faces([images[i] for i in chunk], [found[i] for i in chunk], size)
         pts, _ = predictor(crops)
-        pred += [apply_matrix(invert_matrix(m), p) for p, m in zip(pts, mats, strict=True)]
+        pred += list(to_frame(pts, mats))
     errors = np.full(len(samples), np.inf)
     if hit:
         errors[hit] = nme(np.stack(pred), np.stack([samples[i].points for i in hit]))

@@ -27,7 +27,7 @@ from training.data import (
     split_people,
 )
 from training.metrics import nme
-from vidkeys.crop import box_from_points, crop, crop_matrix
+from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.errors import VidkeysError
 from vidkeys.model import KeypointNet, ModelConfig, resolve_device, save_model
 
@@ -86,22 +86,16 @@ def _batches(indices, images, samples, boxes, rng, aug, size, batch_size):
 def predict_boxes(model, images, boxes, device, batch_size: int = 256) -> np.ndarray:
     """Points in image pixels for each (image, box): the inference path, batched."""
     model.eval()
-    size = model.config.crop_size
     out = []
     for start in range(0, len(images), batch_size):
-        mats = [crop_matrix(b, size) for b in boxes[start : start + batch_size]]
-        crops = np.stack(
-            [
-                crop(im, m, size)
-                for im, m in zip(images[start : start + batch_size], mats, strict=True)
-            ]
+        crops, mats = cut_faces(
+            images[start : start + batch_size],
+            boxes[start : start + batch_size],
+            model.config.crop_size,
         )
         pts, _ = model(torch.from_numpy(crops).float().unsqueeze(1).to(device))
-        pts = pts.cpu().numpy().astype(np.float64)
-        for p, m in zip(pts, mats, strict=True):
-            inv = np.linalg.inv(np.vstack([m, [0, 0, 1]]))[:2]
-            out.append(p @ inv[:, :2].T + inv[:, 2])
-    return np.stack(out)
+        out.append(to_frame(pts.cpu().numpy().astype(np.float64), mats))
+    return np.concatenate(out)
 
 
 def train(

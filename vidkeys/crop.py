@@ -9,6 +9,8 @@ from :func:`box_from_points`, which mimics Haar's box geometry.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -109,3 +111,24 @@ def apply_matrix(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
 def invert_matrix(matrix: np.ndarray) -> np.ndarray:
     """Inverse of a 2x3 affine matrix: crop pixels back to frame pixels."""
     return cv2.invertAffineTransform(matrix)
+
+
+def cut_faces(
+    images: Sequence[np.ndarray], boxes: Sequence[np.ndarray], size: int = CROP_SIZE
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Crops ``(n, size, size)`` of box ``i`` in image ``i``, and their matrices.
+
+    The one place inference (video frames, evaluation, validation during
+    training) cuts faces; pass the same frame ``n`` times for faces of one frame.
+    """
+    mats = [crop_matrix(b, size) for b in boxes]
+    if not mats:
+        return np.zeros((0, size, size), np.uint8), mats
+    return np.stack([crop(im, m, size) for im, m in zip(images, mats, strict=True)]), mats
+
+
+def to_frame(points: np.ndarray, mats: Sequence[np.ndarray]) -> np.ndarray:
+    """Map ``(n, 68, 2)`` crop points back to their frames' pixels."""
+    if len(mats) == 0:
+        return np.zeros((0, *np.shape(points)[1:]))
+    return np.stack([apply_matrix(invert_matrix(m), p) for p, m in zip(points, mats, strict=True)])

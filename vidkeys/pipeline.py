@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 import torch
 
-from vidkeys.crop import apply_matrix, box_from_points, crop, crop_matrix, invert_matrix
+from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.detect import DetectorConfig, HaarDetector
 from vidkeys.errors import VidkeysError
 from vidkeys.model import KeypointPredictor
@@ -120,24 +120,15 @@ class VideoRun:
         t1 = time.perf_counter()
         clock["detect"] += t1 - t0
         boxes = [t.box for t in followed] + list(new)
-        size = self.predictor.crop_size
-        mats = [crop_matrix(b, size) for b in boxes]
-        crops = np.stack([crop(gray, m, size) for m in mats]) if mats else None
+        crops, mats = cut_faces([gray] * len(boxes), boxes, self.predictor.crop_size)
         t2 = time.perf_counter()
         clock["crop"] += t2 - t1
-        if crops is None:
-            points = np.zeros((0, 68, 2))
-            conf = np.zeros(0)
-        else:
-            chunks = [
-                self.predictor(crops[i : i + self.config.batch_size])
-                for i in range(0, len(crops), self.config.batch_size)
-            ]
-            points = np.concatenate([c[0] for c in chunks]).astype(np.float64)
-            conf = np.concatenate([c[1] for c in chunks])
-            points = np.stack(
-                [apply_matrix(invert_matrix(m), p) for m, p in zip(mats, points, strict=True)]
-            )
+        chunks = [
+            self.predictor(crops[i : i + self.config.batch_size])
+            for i in range(0, len(crops), self.config.batch_size)
+        ] or [self.predictor(crops)]
+        points = to_frame(np.concatenate([c[0] for c in chunks]).astype(np.float64), mats)
+        conf = np.concatenate([c[1] for c in chunks])
         t3 = time.perf_counter()
         clock["cnn"] += t3 - t2
         found = tracker.update(index, timestamp, followed, revived, points, conf)
