@@ -206,15 +206,22 @@ class KeypointPredictor:
                 with contextlib.suppress(AttributeError, RuntimeError):
                     self.model = torch.jit.freeze(torch.jit.trace(self.model, example))
 
-    @torch.inference_mode()
-    def __call__(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Run ``(n, S, S)`` crops in one batch.
+    def __call__(
+        self, crops: np.ndarray, batch_size: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Run ``(n, S, S)`` crops, at most ``batch_size`` per network call (None: all).
 
         Returns ``points (n, 68, 2)`` in crop pixels and ``confidence (n,)`` in
         [0, 1], the network's belief that the crop holds a face.
         """
         if len(crops) == 0:
             return np.zeros((0, N_POINTS, 2), np.float32), np.zeros(0, np.float32)
+        step = batch_size or len(crops)
+        parts = [self._run(crops[i : i + step]) for i in range(0, len(crops), step)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    @torch.inference_mode()
+    def _run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
         x = x.float().unsqueeze(1).contiguous(memory_format=torch.channels_last)
         points, logit = self.model(x)

@@ -123,12 +123,8 @@ class VideoRun:
         crops, mats = cut_faces([gray] * len(boxes), boxes, self.predictor.crop_size)
         t2 = time.perf_counter()
         clock["crop"] += t2 - t1
-        chunks = [
-            self.predictor(crops[i : i + self.config.batch_size])
-            for i in range(0, len(crops), self.config.batch_size)
-        ] or [self.predictor(crops)]
-        points = to_frame(np.concatenate([c[0] for c in chunks]).astype(np.float64), mats)
-        conf = np.concatenate([c[1] for c in chunks])
+        points, conf = self.predictor(crops, self.config.batch_size)
+        points = to_frame(points.astype(np.float64), mats)
         t3 = time.perf_counter()
         clock["cnn"] += t3 - t2
         found = tracker.update(index, timestamp, followed, revived, points, conf)

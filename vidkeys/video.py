@@ -44,7 +44,8 @@ class Frame:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """What the source is: ``kind`` is ``video``, ``image`` or ``folder``."""
+    """What the source is: ``kind`` is ``video``, ``image``, ``folder`` or ``frames``
+    (arrays handed in by the caller); ``frames`` is None when unknown."""
 
     path: Path
     kind: str
