@@ -70,7 +70,8 @@ def test_csv_columns_and_one_row_per_face_per_frame(sample_run) -> None:
         rows = list(reader)
     assert header == COLUMNS
     assert header[:5] == ["frame", "face_id", "timestamp", "confidence", "success"]
-    assert header[5] == "x_0" and header[73] == "y_0" and len(header) == 5 + 136 + 4
+    assert header[5:11] == ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
+    assert header[11] == "x_0" and header[79] == "y_0" and len(header) == 5 + 6 + 136 + 4
     assert [int(r[0]) for r in rows] == list(range(120))  # one face, every frame
     assert {r[1] for r in rows} == {"0"}  # one face keeps one id throughout
     assert float(rows[30][2]) == pytest.approx(1.0, abs=1e-3)  # frame 30 at 30 fps
@@ -168,7 +169,14 @@ def test_stdout_sink_flushes_every_frame() -> None:
     rec = Recorder()
     sink = KeypointSink("-")
     sink._file = rec  # stdout stand-in
-    faces = Faces(np.array([3]), np.zeros((1, 4)), np.ones((1, 68, 2)), np.array([0.9]))
+    faces = Faces(
+        np.array([3]),
+        np.zeros((1, 4)),
+        np.ones((1, 68, 2)),
+        np.array([0.9]),
+        np.zeros((1, 3)),
+        np.zeros((1, 3)),
+    )
     for i in range(4):
         sink.write(FrameResult(i, i / 30, faces))
     assert Recorder.flushes == 4

@@ -40,6 +40,7 @@ class Task:
     rel: Path
     outdir: Path
     csv_only: bool
+    features: bool = False
 
     @property
     def csv(self) -> Path:
@@ -64,7 +65,9 @@ def _is_media(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTS | IMAGE_EXTS
 
 
-def collect_inputs(inputs: Iterable[str], outdir: Path, csv_only: bool) -> list[Task]:
+def collect_inputs(
+    inputs: Iterable[str], outdir: Path, csv_only: bool, features: bool = False
+) -> list[Task]:
     """Expand files, folders (recursively) and globs into tasks, each input once.
 
     A folder's files keep their path below the folder; a glob's matches keep
@@ -94,7 +97,7 @@ def collect_inputs(inputs: Iterable[str], outdir: Path, csv_only: bool) -> list[
             src = src.resolve()
             if outdir in src.parents:
                 continue  # never take our own outputs as inputs
-            tasks.setdefault(src, Task(src, rel, outdir, csv_only))
+            tasks.setdefault(src, Task(src, rel, outdir, csv_only, features))
     outputs = [t.csv for t in tasks.values()]
     if len(set(outputs)) != len(outputs):
         raise VidkeysError(
@@ -160,9 +163,13 @@ def run_task(task: Task, config: PipelineConfig) -> Record:
     try:
         task.csv.parent.mkdir(parents=True, exist_ok=True)
         if task.media is None:
-            summary = export_file(task.source, task.csv, config=config, quiet=True)
+            summary = export_file(
+                task.source, task.csv, config=config, quiet=True, features=task.features
+            )
         else:
-            summary = annotate_file(task.source, task.media, task.csv, config, quiet=True)
+            summary = annotate_file(
+                task.source, task.media, task.csv, config, quiet=True, features=task.features
+            )
     except VidkeysError as exc:
         return _failed(task, str(exc), start)
     except Exception as exc:  # a bug or a library error: still only this input fails
@@ -303,6 +310,7 @@ def run_batch(
     address: str | None = None,
     force: bool = False,
     quiet: bool = False,
+    features: bool = False,
 ) -> BatchResult:
     """Process every input into OUTDIR, recording each in the manifest."""
     if engine not in ENGINES:
@@ -316,7 +324,7 @@ def run_batch(
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise VidkeysError(f"cannot create output folder {outdir}: {exc.strerror}") from exc
-    tasks = collect_inputs(inputs, outdir, csv_only)
+    tasks = collect_inputs(inputs, outdir, csv_only, features)
     for stale in outdir.rglob(".*.part"):  # left by a run that was killed
         stale.unlink(missing_ok=True)
     records = {} if force else read_manifest(outdir)

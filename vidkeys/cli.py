@@ -95,6 +95,10 @@ def evaluate(
 
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+Features = Annotated[
+    bool,
+    typer.Option("--features", help="Add eye/mouth aspect ratios and eye distance to the CSV."),
+]
 Source = Annotated[Path, typer.Argument(help="Video, image, or folder of images.")]
 
 # Options every video command shares, as (name, annotated type, default).
@@ -206,6 +210,8 @@ def annotate(
     ] = None,
     boxes: Annotated[bool, typer.Option("--boxes/--no-boxes", help="Draw face boxes.")] = False,
     ids: Annotated[bool, typer.Option("--ids/--no-ids", help="Draw face ids.")] = True,
+    pose: Annotated[bool, typer.Option("--pose", help="Draw each head's axes.")] = False,
+    features: Features = False,
     quiet: Quiet = False,
 ) -> None:
     """Draw the keypoints of every face on a video (H.264 MP4, audio kept) or image."""
@@ -213,8 +219,10 @@ def annotate(
         from vidkeys.annotate import Annotator
         from vidkeys.jobs import annotate_file
 
-        annotator = Annotator(boxes=boxes, ids=ids)
-        summary = annotate_file(source, output, csv, config, annotator, quiet=quiet)
+        annotator = Annotator(boxes=boxes, ids=ids, pose=pose)
+        summary = annotate_file(
+            source, output, csv, config, annotator, quiet=quiet, features=features
+        )
         if not quiet:
             typer.echo(summary.line(), err=True)
 
@@ -229,13 +237,48 @@ def export_csv(
         typer.Option("--output", "-o", help="File, or - for stdout. Default: IN.keypoints.csv."),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    features: Features = False,
     quiet: Quiet = False,
 ) -> None:
-    """Write the keypoints of every face in every frame (OpenFace-style CSV, or JSON lines)."""
+    """Write keypoints and head pose of every face in every frame (OpenFace-style CSV)."""
     with user_errors():
         from vidkeys.jobs import export_file
 
-        summary = export_file(source, output, fmt, config, quiet=quiet)
+        summary = export_file(source, output, fmt, config, quiet=quiet, features=features)
+        if not quiet:
+            typer.echo(summary.line(), err=True)
+
+
+@app.command("filter")
+@pipeline_options
+def filter_(
+    source: Source,
+    config: PipelineConfig,
+    overlay: Annotated[
+        str,
+        typer.Option(
+            "--overlay", help="sunglasses, moustache, hat, or an RGBA PNG file.", show_default=False
+        ),
+    ],
+    place: Annotated[
+        str | None,
+        typer.Option("--place", help="eyes, mouth or head (default: the overlay's own; eyes)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Default: IN.OVERLAY.mp4 next to IN."),
+    ] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Put an overlay (sunglasses, moustache, hat, your PNG) on every face of a video or image."""
+    with user_errors():
+        from vidkeys.jobs import annotate_file
+        from vidkeys.overlay import OverlayPainter, load_overlay
+
+        chosen = load_overlay(overlay, place)
+        summary = annotate_file(
+            source, output, None, config, OverlayPainter(chosen), quiet=quiet, tag=chosen.name
+        )
         if not quiet:
             typer.echo(summary.line(), err=True)
 
@@ -257,6 +300,7 @@ def batch(
         str | None, typer.Option("--address", help="Ray cluster address (default: local Ray).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo inputs already done.")] = False,
+    features: Features = False,
     quiet: Quiet = False,
 ) -> None:
     """Process many videos and images into one folder, resumably, on all cores or on Ray."""
@@ -274,6 +318,7 @@ def batch(
             engine=engine,
             address=address,
             force=force,
+            features=features,
             quiet=quiet,
         )
         for record in result.failures:

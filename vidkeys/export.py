@@ -2,8 +2,13 @@
 
 CSV columns follow OpenFace's so downstream tools read them unchanged::
 
-    frame, face_id, timestamp, confidence, success, x_0..x_67, y_0..y_67,
-    box_x, box_y, box_w, box_h
+    frame, face_id, timestamp, confidence, success,
+    pose_Tx, pose_Ty, pose_Tz, pose_Rx, pose_Ry, pose_Rz,
+    x_0..x_67, y_0..y_67, box_x, box_y, box_w, box_h
+
+and, with ``features=True``, ``ear_right, ear_left, mar, iod`` (see
+:mod:`vidkeys.features`). Pose is in mm and radians, as OpenFace writes it
+(see :mod:`vidkeys.pose`).
 
 One row per face per frame; a frame with no face has no row (its absence
 in the ``frame`` column is the signal). ``success`` is 1 on every row: a
@@ -19,13 +24,18 @@ import sys
 from pathlib import Path
 from typing import IO
 
+import numpy as np
+
 from vidkeys.errors import VidkeysError
+from vidkeys.features import FEATURE_COLUMNS, face_features
 from vidkeys.model import N_POINTS
-from vidkeys.results import FrameResult
+from vidkeys.results import Faces, FrameResult
 from vidkeys.video import partial_path
 
+POSE_COLUMNS = ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
 COLUMNS = (
     ["frame", "face_id", "timestamp", "confidence", "success"]
+    + POSE_COLUMNS
     + [f"x_{i}" for i in range(N_POINTS)]
     + [f"y_{i}" for i in range(N_POINTS)]
     + ["box_x", "box_y", "box_w", "box_h"]
@@ -40,10 +50,11 @@ class KeypointSink:
     downstream of a pipe sees rows live.
     """
 
-    def __init__(self, path: Path | str, fmt: str = "csv") -> None:
+    def __init__(self, path: Path | str, fmt: str = "csv", features: bool = False) -> None:
         if fmt not in FORMATS:
             raise VidkeysError(f"unknown format {fmt!r}: use csv or jsonl")
         self.fmt = fmt
+        self.features = features
         self.path = None if str(path) == "-" else Path(path)
         self._tmp: Path | None = None
         if self.path is None:
@@ -55,11 +66,13 @@ class KeypointSink:
             except OSError as exc:
                 raise VidkeysError(f"cannot write {self.path}: {exc.strerror}") from exc
         if fmt == "csv":
-            self._file.write(",".join(COLUMNS) + "\n")
+            header = COLUMNS + list(FEATURE_COLUMNS) if features else COLUMNS
+            self._file.write(",".join(header) + "\n")
 
     def write(self, result: FrameResult) -> None:
         """Add one frame's faces."""
         faces = result.faces
+        measures = face_features(faces.points) if self.features else None
         if self.fmt == "csv":
             lines = []
             for i in range(len(faces)):
@@ -70,25 +83,21 @@ class KeypointSink:
                     f"{result.timestamp:.3f}",
                     f"{faces.confidence[i]:.3f}",
                     "1",
+                    *(f"{v:.1f}" for v in faces.translation[i]),
+                    *(f"{v:.4f}" for v in faces.rotation[i]),
                     *(f"{v:.2f}" for v in pts[:, 0]),
                     *(f"{v:.2f}" for v in pts[:, 1]),
                     *(f"{v:.1f}" for v in faces.boxes[i]),
                 ]
+                if measures is not None:
+                    values += [f"{v:.4f}" for v in measures[i, :3]] + [f"{measures[i, 3]:.2f}"]
                 lines.append(",".join(values) + "\n")
             self._file.write("".join(lines))
         else:
             record = {
                 "frame": result.index,
                 "timestamp": round(result.timestamp, 3),
-                "faces": [
-                    {
-                        "face_id": int(faces.face_id[i]),
-                        "confidence": round(float(faces.confidence[i]), 3),
-                        "box": [round(float(v), 1) for v in faces.boxes[i]],
-                        "points": faces.points[i].round(2).tolist(),
-                    }
-                    for i in range(len(faces))
-                ],
+                "faces": [_face_record(faces, i, measures) for i in range(len(faces))],
             }
             self._file.write(json.dumps(record) + "\n")
         if self.path is None:
@@ -109,3 +118,22 @@ class KeypointSink:
         if self._tmp is not None:
             self._file.close()
             self._tmp.unlink(missing_ok=True)
+
+
+def _numbers(values: np.ndarray, digits: int) -> list[float | None]:
+    """JSON-safe list: NaN (a pose the solver could not find) becomes null."""
+    return [None if np.isnan(v) else round(float(v), digits) for v in values]
+
+
+def _face_record(faces: Faces, i: int, measures: np.ndarray | None) -> dict[str, object]:
+    record: dict[str, object] = {
+        "face_id": int(faces.face_id[i]),
+        "confidence": round(float(faces.confidence[i]), 3),
+        "box": _numbers(faces.boxes[i], 1),
+        "points": faces.points[i].round(2).tolist(),
+        "pose_T": _numbers(faces.translation[i], 1),
+        "pose_R": _numbers(faces.rotation[i], 4),
+    }
+    if measures is not None:
+        record.update(zip(FEATURE_COLUMNS, _numbers(measures[i], 4), strict=True))
+    return record

@@ -13,16 +13,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from vidkeys.annotate import Annotator
 from vidkeys.errors import VidkeysError
 from vidkeys.export import KeypointSink
 from vidkeys.pipeline import PipelineConfig, VideoRun
-from vidkeys.results import FrameResult
+from vidkeys.results import Faces
 from vidkeys.video import VideoWriter, is_image, write_image
 
-FrameHook = Callable[[FrameResult], None]
+#: Draws on a BGR frame in place and returns it: an Annotator, an OverlayPainter.
+Drawer = Callable[[np.ndarray, Faces], np.ndarray]
 
 
 @dataclass
@@ -35,7 +37,7 @@ class Summary:
     skipped: int = 0
     seconds: float = 0.0
     outputs: list[Path] = field(default_factory=list)
-    #: Seconds per stage (decode, detect, crop, cnn, track, encode, csv).
+    #: Seconds per stage (decode, detect, crop, cnn, track, pose, encode, csv).
     stages: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -58,11 +60,11 @@ def _finish(summary: Summary, run: VideoRun, start: float) -> None:
     summary.stages = dict(run.stage_seconds)
 
 
-def default_output(source: Path, suffix: str) -> Path:
-    """``IN.keypoints.SUFFIX`` next to the input (a folder: inside its parent)."""
+def default_output(source: Path, suffix: str, tag: str = "keypoints") -> Path:
+    """``IN.TAG.SUFFIX`` next to the input (a folder: inside its parent)."""
     source = Path(source)
     stem = source.name if source.is_dir() else source.stem
-    return source.parent / f"{stem}.keypoints{suffix}"
+    return source.parent / f"{stem}.{tag}{suffix}"
 
 
 def _check_output(source: Path, output: Path) -> None:
@@ -91,15 +93,21 @@ def annotate_file(
     output: Path | None = None,
     csv: Path | None = None,
     config: PipelineConfig | None = None,
-    annotator: Annotator | None = None,
+    annotator: Drawer | None = None,
     quiet: bool = False,
+    features: bool = False,
+    tag: str = "keypoints",
 ) -> Summary:
-    """Draw keypoints on a video (H.264 MP4, audio kept) or image; optionally write CSV."""
+    """Draw on every face of a video (H.264 MP4, audio kept) or image; optionally write CSV.
+
+    ``annotator`` does the drawing (default: the keypoints); ``tag`` names the
+    default output, ``IN.TAG.mp4``; ``features`` adds the measures to the CSV.
+    """
     source = Path(source)
     run = VideoRun(source, config, keep_images=True)
     still = run.info.kind == "image"
     if output is None:
-        output = default_output(source, source.suffix if still else ".mp4")
+        output = default_output(source, source.suffix if still else ".mp4", tag)
     if still and not is_image(output):
         raise VidkeysError(f"{output}: an image input needs an image output name (.png, .jpg)")
     _check_output(source, output)
@@ -107,7 +115,7 @@ def annotate_file(
         _check_output(source, csv)
     annotator = annotator or Annotator()
     summary = Summary(source)
-    sink = KeypointSink(csv) if csv is not None else None
+    sink = KeypointSink(csv, features=features) if csv is not None else None
     writer = None
     if not still:
         info = run.info
@@ -156,8 +164,9 @@ def export_file(
     fmt: str = "csv",
     config: PipelineConfig | None = None,
     quiet: bool = False,
+    features: bool = False,
 ) -> Summary:
-    """Keypoints only, as CSV or JSON lines; ``output='-'`` streams to stdout."""
+    """Keypoints and pose only, as CSV or JSON lines; ``output='-'`` streams to stdout."""
     source = Path(source)
     run = VideoRun(source, config, keep_images=False)
     if output is None:
@@ -165,7 +174,7 @@ def export_file(
     if str(output) != "-":
         _check_output(source, Path(output))
     summary = Summary(source)
-    sink = KeypointSink(output, fmt)
+    sink = KeypointSink(output, fmt, features)
     start = time.perf_counter()
     try:
         with _progress(run, quiet) as bar:

@@ -1,4 +1,4 @@
-"""The pipeline: frames -> faces -> crops -> keypoints -> tracks, one frame at a time.
+"""The pipeline: frames -> faces -> crops -> keypoints -> tracks -> pose, frame by frame.
 
 :func:`process` is the Python API the CLI wraps::
 
@@ -28,6 +28,7 @@ from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.detect import DetectorConfig, HaarDetector
 from vidkeys.errors import VidkeysError
 from vidkeys.model import KeypointPredictor
+from vidkeys.pose import head_pose
 from vidkeys.prefetch import prefetch
 from vidkeys.results import Faces, FrameResult
 from vidkeys.track import Tracker, TrackerConfig
@@ -128,18 +129,22 @@ class VideoRun:
         t3 = time.perf_counter()
         clock["cnn"] += t3 - t2
         found = tracker.update(index, timestamp, followed, revived, points, conf)
-        faces = (
-            Faces(
-                np.array([t.face_id for t in found], np.int64),
-                np.stack([box_from_points(t.smoothed) for t in found]),
-                np.stack([t.smoothed for t in found]),
-                np.array([t.confidence for t in found]),
-            )
-            if found
-            else Faces.empty()
+        if not found:
+            clock["track"] += time.perf_counter() - t3
+            return Faces.empty()
+        smoothed = np.stack([t.smoothed for t in found])
+        t4 = time.perf_counter()
+        clock["track"] += t4 - t3
+        rotation, translation = head_pose(smoothed, gray.shape[1], gray.shape[0])
+        clock["pose"] += time.perf_counter() - t4
+        return Faces(
+            np.array([t.face_id for t in found], np.int64),
+            np.stack([box_from_points(p) for p in smoothed]),
+            smoothed,
+            np.array([t.confidence for t in found]),
+            rotation,
+            translation,
         )
-        clock["track"] += time.perf_counter() - t3
-        return faces
 
 
 def process(

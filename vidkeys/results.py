@@ -15,13 +15,17 @@ class Faces:
 
     ``points`` are ``(n, 68, 2)`` pixel coordinates in iBUG order; ``boxes``
     are ``(x, y, w, h)`` Haar-style face boxes derived from the points;
-    ``confidence`` is the CNN's face score in [0, 1].
+    ``confidence`` is the CNN's face score in [0, 1]; ``rotation`` (pitch,
+    yaw, roll in radians) and ``translation`` (mm) are the head pose, in
+    OpenFace's conventions (see :mod:`vidkeys.pose`).
     """
 
     face_id: np.ndarray
     boxes: np.ndarray
     points: np.ndarray
     confidence: np.ndarray
+    rotation: np.ndarray
+    translation: np.ndarray
 
     def __len__(self) -> int:
         return len(self.face_id)
@@ -34,6 +38,8 @@ class Faces:
             np.zeros((0, 4)),
             np.zeros((0, N_POINTS, 2)),
             np.zeros(0),
+            np.zeros((0, 3)),
+            np.zeros((0, 3)),
         )
 
 
