@@ -1,4 +1,4 @@
-"""CNN-only speed: faces per second at batch 1, 32 and 256, CPU (and CUDA if present).
+"""CNN-only speed: faces per second at batch 1, 2, 32 and 256, CPU (and CUDA if present).
 
     python benchmarks/bench_model.py [--weights PATH] [--seconds 3] [--threads N]
 
@@ -32,16 +32,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", default=None, help="weights file (default: shipped)")
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    print(f"CPU: ONNX Runtime, {args.threads or 'all'} threads")
     print(f"{'device':8} {'batch':>6} {'faces/s':>10} {'ms/batch':>10}")
     for device in devices:
-        predictor = KeypointPredictor(args.weights, device)
-        for batch in (1, 32, 256):
+        predictor = KeypointPredictor(args.weights, device, args.threads)
+        for batch in (1, 2, 32, 256):
             fps = faces_per_second(predictor, batch, args.seconds)
             print(f"{device:8} {batch:>6} {fps:>10.0f} {1000 * batch / fps:>10.2f}")
 

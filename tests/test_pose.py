@@ -10,6 +10,7 @@ import numpy as np
 
 from tests.test_pipeline import PHOTO, SAMPLE, camera_path
 from training.data import load_images, read_keypoints_csv
+from training.face_shape import face_3d
 from vidkeys.annotate import Annotator
 from vidkeys.export import COLUMNS, POSE_COLUMNS
 from vidkeys.jobs import export_file
@@ -125,3 +126,10 @@ def test_yaw_sign_on_labelled_faces(real_data: Path) -> None:
         agree += np.sign(rotation[0, 1]) == -np.sign(offset)
     assert total > 100
     assert agree / total > 0.95
+
+
+def test_face_model_is_reproducible_from_the_data(real_data: Path) -> None:
+    """FACE_3D is what ``python -m training.face_shape`` makes from the data set."""
+    samples = read_keypoints_csv(real_data / "training_frames_keypoints.csv")
+    model = face_3d(np.stack([s.points for s in samples]))
+    np.testing.assert_allclose(model, FACE_3D, atol=0.06)  # printed to 0.1 mm

@@ -9,7 +9,11 @@
 
 Haar detection is the expensive stage, so it runs every ``detect_every``
 frames (and on any frame after a face was lost); in between, each face is
-cropped from where its points were in the previous frame.
+cropped from where its points were in the previous frame. While faces are
+being followed, a search runs in a background thread on the other core and
+its boxes join the tracker a fixed :data:`DETECT_LAG` frames later: fixed,
+not "when ready", so a run's output never depends on the machine's timing.
+With nothing to follow, the search runs at once on the current frame.
 """
 
 from __future__ import annotations
@@ -17,12 +21,12 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.detect import DetectorConfig, HaarDetector
@@ -33,6 +37,11 @@ from vidkeys.prefetch import prefetch
 from vidkeys.results import Faces, FrameResult
 from vidkeys.track import Tracker, TrackerConfig
 from vidkeys.video import SourceInfo, open_source
+
+#: Frames between starting a background Haar search and using its boxes
+#: (at most ``detect_every - 1``; ``detect_every=1`` searches every frame in
+#: step). New faces therefore appear up to this many frames later.
+DETECT_LAG = 4
 
 
 @dataclass
@@ -71,9 +80,9 @@ class VideoRun:
         if self.config.batch_size < 1:
             raise VidkeysError(f"batch size must be >= 1, got {self.config.batch_size}")
         self.keep_images = keep_images
-        if self.config.cnn_threads:
-            torch.set_num_threads(self.config.cnn_threads)
-        self.predictor = predictor or KeypointPredictor(self.config.weights, self.config.device)
+        self.predictor = predictor or KeypointPredictor(
+            self.config.weights, self.config.device, self.config.cnn_threads
+        )
         self.detector = HaarDetector(self.config.detector)
         self.source = open_source(source, gray=not keep_images)
         self.info: SourceInfo = self.source.info
@@ -89,7 +98,9 @@ class VideoRun:
     def __iter__(self) -> Iterator[FrameResult]:
         tracker = Tracker(self.config.tracker)
         clock = self.stage_seconds
-        with self.source:
+        with self.source, ThreadPoolExecutor(1, thread_name_prefix="vidkeys-detect") as pool:
+            self._pool = pool
+            self._search: tuple[int, Future[np.ndarray]] | None = None
             frames = prefetch(self.source)
             while True:
                 t0 = time.perf_counter()
@@ -114,8 +125,9 @@ class VideoRun:
         # Every N frames, and right after a face was lost. A scene without
         # faces is not searched on every frame: new faces wait at most N-1.
         due = self.frames % self.config.detect_every == 0 or tracker.any_lost()
-        if due:
-            new, revived = tracker.new_boxes(self.detector(gray))
+        detections = self._detect(gray, due, bool(followed))
+        if detections is not None:
+            new, revived = tracker.new_boxes(detections)
         else:
             new, revived = np.zeros((0, 4)), []
         t1 = time.perf_counter()
@@ -145,6 +157,22 @@ class VideoRun:
             rotation,
             translation,
         )
+
+    def _detect(self, gray: np.ndarray, due: bool, following: bool) -> np.ndarray | None:
+        """Boxes to hand the tracker on this frame, if any (see the module notes)."""
+        lag = min(DETECT_LAG, self.config.detect_every - 1)
+        if not following or lag == 0:
+            if self._search is not None:  # one cascade object: never two searches at once
+                self._search[1].result()
+                self._search = None
+            return self.detector(gray) if due else None
+        boxes = None
+        if self._search is not None and self._search[0] + lag <= self.frames:
+            boxes = self._search[1].result()
+            self._search = None
+        if due and self._search is None:
+            self._search = (self.frames, self._pool.submit(self.detector, gray))
+        return boxes
 
 
 def process(
