@@ -14,6 +14,7 @@ overhead. On a GPU PyTorch runs it.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import warnings
@@ -262,3 +263,22 @@ class KeypointPredictor:
         x = x.float().unsqueeze(1).contiguous(memory_format=torch.channels_last)
         points, logit = self._model(x)
         return points.float().cpu().numpy(), logit.float().cpu().numpy()
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(path: Path, stamp: float, device: str, threads: int | None) -> KeypointPredictor:
+    return KeypointPredictor(path, device, threads)
+
+
+def shared_predictor(
+    weights: Path | str | None = None, device: str = "auto", threads: int | None = None
+) -> KeypointPredictor:
+    """One predictor per weights file, device and thread count, reused by this process.
+
+    Loading takes ~0.4 s (weights, ONNX export, session): a batch worker, or
+    a script calling :func:`vidkeys.process` per file, pays it once, not per
+    video. A weights file changed on disk is loaded again.
+    """
+    path = Path(weights) if weights else Path(os.environ.get("VIDKEYS_MODEL", DEFAULT_WEIGHTS))
+    stamp = path.stat().st_mtime if path.is_file() else 0.0
+    return _cached(path.resolve(), stamp, device, threads)

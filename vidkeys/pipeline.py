@@ -31,7 +31,7 @@ import numpy as np
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.detect import DetectorConfig, HaarDetector
 from vidkeys.errors import VidkeysError
-from vidkeys.model import KeypointPredictor
+from vidkeys.model import KeypointPredictor, shared_predictor
 from vidkeys.pose import head_pose
 from vidkeys.prefetch import prefetch
 from vidkeys.results import Faces, FrameResult
@@ -80,7 +80,7 @@ class VideoRun:
         if self.config.batch_size < 1:
             raise VidkeysError(f"batch size must be >= 1, got {self.config.batch_size}")
         self.keep_images = keep_images
-        self.predictor = predictor or KeypointPredictor(
+        self.predictor = predictor or shared_predictor(
             self.config.weights, self.config.device, self.config.cnn_threads
         )
         self.detector = HaarDetector(self.config.detector)
