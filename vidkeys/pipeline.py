@@ -56,7 +56,7 @@ class PipelineConfig:
     weights: Path | None = None
     #: CPU threads for the CNN. One: a frame's few crops gain little from a
     #: second thread, and the other core is busy decoding and detecting
-    #: (measured on 640x360 with 2 faces: 126 fps with 1 thread, 85 with 2).
+    #: (640x360, 2 faces, two runs each: 116-144 fps with 1 thread, 108-119 with 2).
     cnn_threads: int | None = 1
 
 
