@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from vidkeys.batch import MANIFEST, read_manifest
+from vidkeys.batch import MANIFEST, collect_inputs, read_manifest, run_task
 from vidkeys.cli import app
+from vidkeys.pipeline import PipelineConfig
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTO = REPO / "samples" / "astronaut.png"
@@ -170,3 +171,12 @@ def test_ray_engine_matches_local(inputs: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     for csv in local.rglob("*.csv"):
         assert (remote / csv.relative_to(local)).read_text() == csv.read_text()
+
+
+def test_features_reach_the_batch_csv(tmp_path: Path) -> None:
+    photo = Path(__file__).resolve().parent.parent / "samples" / "astronaut.png"
+    task = collect_inputs([str(photo)], tmp_path / "out", csv_only=True, features=True)[0]
+    record = run_task(task, PipelineConfig(device="cpu"))
+    assert record.status == "done", record.error
+    header = task.csv.read_text().splitlines()[0].split(",")
+    assert header[-4:] == ["ear_right", "ear_left", "mar", "iod"]
