@@ -17,6 +17,7 @@ from vidkeys.model import (
     KeypointNet,
     KeypointPredictor,
     ModelConfig,
+    _fuse_batch_norm,
     load_model,
     save_model,
 )
@@ -82,3 +83,15 @@ def test_shipped_weights_find_the_astronauts_features() -> None:
     err = np.linalg.norm(pts[idx] - ref, axis=1) / iod
     assert err.max() < 0.10, dict(zip(idx, err.round(3), strict=True))
     assert err.mean() < 0.06
+
+
+def test_torch_path_gives_what_onnx_runtime_gives() -> None:
+    """The PyTorch path (what --device cuda runs) checked on the CPU against ONNX Runtime."""
+    predictor = KeypointPredictor(device="cpu")
+    model, _ = load_model()
+    predictor._model = _fuse_batch_norm(model).eval().to(memory_format=torch.channels_last)
+    crops = np.random.default_rng(0).integers(0, 255, (3, 96, 96), dtype=np.uint8)
+    points, logit = predictor._run_torch(crops)
+    onnx_points, confidence = predictor(crops)
+    np.testing.assert_allclose(points, onnx_points, atol=1e-2)
+    np.testing.assert_allclose(1 / (1 + np.exp(-logit)), confidence, atol=1e-4)
