@@ -229,10 +229,20 @@ class KeypointPredictor:
         self.device = resolve_device(device)
         self.crop_size = model.config.crop_size
         model = _fuse_batch_norm(model).eval()
+        self._session = None
         if self.device.type == "cpu":
-            self._session = _onnx_session(model, threads)
-        else:
-            # channels_last lets cuDNN pick its fast convolution kernels.
+            try:
+                self._session = _onnx_session(model, threads)
+            except Exception as exc:  # a torch without the exporter, a broken onnxruntime
+                warnings.warn(
+                    f"ONNX Runtime unusable ({str(exc).splitlines()[0]}); the CNN runs in "
+                    "PyTorch, about 3x slower for a frame's few faces",
+                    stacklevel=2,
+                )
+                if threads:
+                    torch.set_num_threads(threads)
+        if self._session is None:
+            # channels_last lets oneDNN and cuDNN pick their fast convolution kernels.
             self._model = model.to(self.device).to(memory_format=torch.channels_last)
 
     def __call__(
@@ -250,7 +260,7 @@ class KeypointPredictor:
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def _run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.device.type == "cpu":
+        if self._session is not None:
             x = np.ascontiguousarray(crops, dtype=np.float32)[:, None]
             points, logit = self._session.run(None, {"crops": x})
         else:
