@@ -23,9 +23,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
+# Two stages (see saved_models/README.md): 250 epochs with mirrored crops,
+# then 60 epochs without them at a lower learning rate.
 train: $(STAMP)
 	$(BIN)/vidkeys train --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \
-		--out saved_models/vidkeys68.pt --resume
+		--out runs/stage1.pt --epochs 250 --resume
+	$(BIN)/vidkeys train --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \
+		--init runs/stage1.pt --no-flip --epochs 60 --lr 5e-4 --out saved_models/vidkeys68.pt --resume
 
 eval: $(STAMP)
 	$(BIN)/vidkeys eval --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \

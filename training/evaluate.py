@@ -3,7 +3,9 @@
 ``boxes="haar"`` measures what a user gets: the Haar detector finds the face,
 the shipped crop rule cuts it, the CNN places the points. A face Haar misses
 counts as a failure. ``boxes="oracle"`` crops from the labelled points instead
-and so measures the CNN alone.
+and so measures the CNN alone. ``mirror=True`` evaluates on left-right
+mirrored copies of the images (labels mirrored and swapped to match): a
+check of how evenly a model treats both sides of a face.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from training.data import cached_haar_boxes, load_images, read_keypoints_csv, split_people
+from training.augment import flip_points
+from training.data import (
+    Sample,
+    cached_haar_boxes,
+    load_images,
+    read_keypoints_csv,
+    split_people,
+)
 from training.metrics import auc, failure_rate, nme
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.errors import VidkeysError
@@ -30,6 +39,7 @@ def evaluate(
     boxes: str = "haar",
     device: str = "auto",
     batch_size: int = 256,
+    mirror: bool = False,
 ) -> dict:
     """Return n, missed, NME mean/median, failure rate and AUC@10% as a dict."""
     if split not in SPLITS:
@@ -42,6 +52,12 @@ def evaluate(
         _, keep = split_people(samples)
         samples = [samples[i] for i in keep]
     images = load_images(samples, images_dir)
+    if mirror:
+        samples = [
+            Sample(s.name, flip_points(s.points, im.shape[1]))
+            for s, im in zip(samples, images, strict=True)
+        ]
+        images = [np.ascontiguousarray(im[:, ::-1]) for im in images]
     if boxes == "haar":
         found = cached_haar_boxes(csv_path, images, samples)
     else:
@@ -67,6 +83,7 @@ def evaluate(
         "auc_10": auc(errors),
         "split": split,
         "boxes": boxes,
+        "mirror": mirror,
     }
 
 
@@ -74,7 +91,8 @@ def format_report(result: dict) -> str:
     """Human-readable lines for the terminal."""
     return "\n".join(
         [
-            f"faces       {result['n']} ({result['split']} split, {result['boxes']} boxes)",
+            f"faces       {result['n']} ({result['split']} split, {result['boxes']} boxes"
+            + (", mirrored)" if result["mirror"] else ")"),
             f"missed      {result['missed']} (detector found no face; counted as failures)",
             f"NME mean    {100 * result['nme_mean']:.2f} %  (of outer-eye-corner distance)",
             f"NME median  {100 * result['nme_median']:.2f} %",

@@ -29,7 +29,7 @@ from training.data import (
 from training.metrics import nme
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.errors import VidkeysError
-from vidkeys.model import KeypointNet, ModelConfig, resolve_device, save_model
+from vidkeys.model import KeypointNet, ModelConfig, load_model, resolve_device, save_model
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,13 @@ def train(
     device: str = "auto",
     resume: bool = False,
     quiet: bool = False,
+    init: Path | None = None,
 ) -> dict:
     """Train a model on a data set and write the best weights to ``out``.
 
-    Returns a summary dict (best epoch, validation NME, seconds).
+    ``init`` starts from a weights file (fine-tuning; its architecture is
+    kept) instead of random weights. Returns a summary dict (best epoch,
+    validation NME, seconds).
     """
     out = Path(out)
     ckpt_path = out.with_name(out.name + ".ckpt")
@@ -129,7 +132,11 @@ def train(
         val_idx = train_idx
 
     # channels_last: oneDNN's fast convolution path, about 2x per step on CPU.
-    model = KeypointNet(model_cfg or ModelConfig()).to(dev, memory_format=torch.channels_last)
+    if init is not None:
+        model, _ = load_model(init)
+    else:
+        model = KeypointNet(model_cfg or ModelConfig())
+    model = model.to(dev, memory_format=torch.channels_last)
     size = model.config.crop_size
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(train_idx) // cfg.batch_size)
@@ -162,6 +169,7 @@ def train(
         "val_images": len(val_idx),
         "train_config": asdict(cfg),
         "augment": asdict(aug),
+        "init": str(init) if init is not None else None,
     }
     t0 = time.time()
     for epoch in range(start_epoch, cfg.epochs):

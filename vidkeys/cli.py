@@ -58,15 +58,32 @@ def train(
     seed: int = 0,
     device: DeviceOpt = "auto",
     resume: Annotated[bool, typer.Option(help="Continue from OUT.ckpt if present.")] = False,
+    init: Annotated[
+        Path | None, typer.Option("--init", help="Start from these weights (fine-tune).")
+    ] = None,
+    flip: Annotated[
+        bool, typer.Option("--flip/--no-flip", help="Mirror half the training crops.")
+    ] = True,
     quiet: bool = False,
 ) -> None:
     """Train the keypoint CNN; the best epoch on held-out people goes to --out."""
     with user_errors():
+        from training.augment import AugmentConfig
         from training.train import TrainConfig
         from training.train import train as run_training
 
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-        summary = run_training(csv, images, out, cfg, device=device, resume=resume, quiet=quiet)
+        summary = run_training(
+            csv,
+            images,
+            out,
+            cfg,
+            aug=AugmentConfig(flip=flip),
+            device=device,
+            resume=resume,
+            quiet=quiet,
+            init=init,
+        )
         typer.echo(
             f"trained {summary['epochs']} epochs in {summary['seconds']:.0f} s; best validation "
             f"NME {100 * summary['best_val_nme']:.2f} %; weights: {summary['out']}"
@@ -83,6 +100,9 @@ def evaluate(
         str, typer.Option(help="haar: as a user gets it; oracle: crop from the labels.")
     ] = "haar",
     device: DeviceOpt = "auto",
+    mirror: Annotated[
+        bool, typer.Option("--mirror", help="On left-right mirrored images and labels.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Measure keypoint accuracy (NME, failure rate, AUC) on a labelled data set."""
@@ -90,7 +110,9 @@ def evaluate(
         from training.evaluate import evaluate as run_eval
         from training.evaluate import format_report
 
-        result = run_eval(csv, images, split=split, weights=model, boxes=boxes, device=device)
+        result = run_eval(
+            csv, images, split=split, weights=model, boxes=boxes, device=device, mirror=mirror
+        )
         typer.echo(json.dumps(result) if as_json else format_report(result))
 
 
