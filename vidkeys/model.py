@@ -236,7 +236,7 @@ class KeypointPredictor:
             except Exception as exc:  # a torch without the exporter, a broken onnxruntime
                 warnings.warn(
                     f"ONNX Runtime unusable ({str(exc).splitlines()[0]}); the CNN runs in "
-                    "PyTorch, about 3x slower for a frame's few faces",
+                    "PyTorch, 2-3x slower for a frame's few faces",
                     stacklevel=2,
                 )
                 if threads:
