@@ -22,7 +22,7 @@ middle row (so the picture is twice as wide as the eye or mouth span), for
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -37,12 +37,25 @@ PLACES = ("eyes", "mouth", "head")
 
 @dataclass(frozen=True)
 class Overlay:
-    """A picture ready to paste: premultiplied BGRA, anchors, and where it goes."""
+    """A picture ready to paste: premultiplied BGRA, anchors, and where it goes.
+
+    ``pyramid`` holds the picture halved again and again (made once here):
+    a face far smaller than the picture is drawn from the level just above
+    its size, so no frame pays for shrinking the full picture.
+    """
 
     name: str
     image: np.ndarray
     anchors: np.ndarray
     place: str
+    pyramid: tuple[np.ndarray, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        levels = [self.image]
+        while min(levels[-1].shape[:2]) >= 8:
+            h, w = levels[-1].shape[:2]
+            levels.append(cv2.resize(levels[-1], (w // 2, h // 2), interpolation=cv2.INTER_AREA))
+        object.__setattr__(self, "pyramid", tuple(levels))
 
 
 def _premultiply(bgra: np.ndarray) -> np.ndarray:
@@ -109,11 +122,11 @@ def paste(frame: np.ndarray, overlay: Overlay, dst: np.ndarray) -> None:
     scale = abs(zoom)
     if scale < 1e-3:
         return
-    if scale < 1.0:  # shrink by area first: warping alone would alias
+    if scale < 1.0:  # start from a pre-shrunk level: warping alone would alias
+        level = min(int(np.log2(1.0 / scale)), len(overlay.pyramid) - 1)
         h, w = image.shape[:2]
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        src = src * [size[0] / w, size[1] / h]
+        image = overlay.pyramid[level]
+        src = src * [image.shape[1] / w, image.shape[0] / h]
         zoom = complex(*(dst[1] - dst[0])) / complex(*(src[1] - src[0]))
     a, b = zoom.real, zoom.imag
     shift = dst[0] - np.array([a * src[0][0] - b * src[0][1], b * src[0][0] + a * src[0][1]])
