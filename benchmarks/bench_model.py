@@ -11,9 +11,8 @@ import argparse
 import time
 
 import numpy as np
-import torch
 
-from vidkeys.model import KeypointPredictor
+from vidkeys.predictor import KeypointPredictor, cuda_available
 
 
 def faces_per_second(predictor: KeypointPredictor, batch: int, seconds: float) -> float:
@@ -34,7 +33,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
     args = parser.parse_args()
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    devices = ["cpu"] + (["cuda"] if cuda_available() else [])
     print(f"CPU: ONNX Runtime, {args.threads or 'all'} threads")
     print(f"{'device':8} {'batch':>6} {'faces/s':>10} {'ms/batch':>10}")
     for device in devices:

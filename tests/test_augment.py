@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from vidkeys.training.augment import FLIP_INDEX, AugmentConfig, flip_points, training_crop
 
 from tests.conftest import draw_face, template_points
-from training.augment import FLIP_INDEX, AugmentConfig, flip_points, training_crop
 from vidkeys.crop import box_from_points
 
 

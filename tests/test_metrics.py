@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from training.metrics import auc, failure_rate, nme
+from vidkeys.training.metrics import auc, failure_rate, nme
 
 
 def _face(iod: float) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The network, its weights files, and the shipped weights on a face that ships."""
+"""The network, its weights files and ONNX graphs, and the shipped weights on a face that ships."""
 
 from __future__ import annotations
 
@@ -9,33 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from tests.helpers import ASTRONAUT_REFERENCE, PHOTO
 from vidkeys.crop import apply_matrix, crop, crop_matrix, invert_matrix
 from vidkeys.detect import HaarDetector
 from vidkeys.errors import VidkeysError
-from vidkeys.model import (
-    DEFAULT_WEIGHTS,
-    KeypointNet,
-    KeypointPredictor,
-    ModelConfig,
-    load_model,
-    save_model,
-)
-
-REPO = Path(__file__).resolve().parent.parent
-
-# Hand-placed on samples/astronaut.png (512 x 512) from a 5x zoom with a
-# 10 px grid: iBUG index -> (x, y). Outer and inner eye corners, nose tip,
-# mouth corners, chin.
-ASTRONAUT_REFERENCE = {
-    36: (192.6, 101.6),
-    39: (210.0, 102.4),
-    42: (240.0, 102.4),
-    45: (257.0, 101.0),
-    30: (224.0, 126.0),
-    48: (202.4, 140.0),
-    54: (245.0, 141.0),
-    8: (220.0, 179.0),
-}
+from vidkeys.network import KeypointNet, ModelConfig, export_onnx, load_model, save_model
+from vidkeys.predictor import DEFAULT_WEIGHTS, KeypointPredictor, file_sha256, onnx_path
 
 
 @pytest.mark.parametrize("head", ["regress", "heatmap"])
@@ -54,6 +33,8 @@ def test_network_shapes_and_fused_inference_match(head: str, tmp_path: Path) -> 
     np.testing.assert_allclose(fused_pts, ref.numpy(), atol=1e-2)
     np.testing.assert_allclose(conf, torch.sigmoid(ref_logit).numpy(), atol=1e-4)
     assert predictor.meta == {"note": "test"}
+    # The graph was written beside the weights by save_model, and names them.
+    assert onnx_path(path) == tmp_path / "m.onnx" and onnx_path(path).is_file()
 
 
 def test_missing_and_corrupt_weights_name_the_file(tmp_path: Path) -> None:
@@ -68,7 +49,7 @@ def test_missing_and_corrupt_weights_name_the_file(tmp_path: Path) -> None:
 def test_shipped_weights_find_the_astronauts_features() -> None:
     """The default weights load offline and land near hand-placed points."""
     assert DEFAULT_WEIGHTS.is_file()
-    image = cv2.imread(str(REPO / "samples" / "astronaut.png"), cv2.IMREAD_GRAYSCALE)
+    image = cv2.imread(str(PHOTO), cv2.IMREAD_GRAYSCALE)
     boxes = HaarDetector()(image)
     assert len(boxes) >= 1
     predictor = KeypointPredictor(device="cpu")
@@ -92,9 +73,39 @@ def test_torch_path_gives_what_onnx_runtime_gives(monkeypatch: pytest.MonkeyPatc
     def broken(*args: object) -> None:
         raise RuntimeError("no exporter here")
 
-    monkeypatch.setattr("vidkeys.model._onnx_session", broken)
+    monkeypatch.setattr("vidkeys.predictor._onnx_session", broken)
     with pytest.warns(UserWarning, match="runs in PyTorch"):
         fallback = KeypointPredictor(device="cpu")
     points, conf = fallback(crops)
     np.testing.assert_allclose(points, onnx_points, atol=1e-2)
     np.testing.assert_allclose(conf, onnx_conf, atol=1e-4)
+
+
+def test_shipped_graph_is_in_step_with_the_shipped_weights() -> None:
+    import onnx
+
+    graph = onnx.load(onnx_path(DEFAULT_WEIGHTS))
+    props = {p.key: p.value for p in graph.metadata_props}
+    assert props["pt_sha256"] == file_sha256(DEFAULT_WEIGHTS)
+    assert KeypointPredictor(device="cpu").meta["epoch"] >= 1  # the .pt's meta came along
+
+
+def test_missing_or_stale_graph_is_refused_with_the_fix(tmp_path: Path) -> None:
+    model = KeypointNet(ModelConfig(crop_size=32, widths=(8, 16, 16, 32), decoder=16)).eval()
+    path = tmp_path / "m.pt"
+    save_model(model, path)
+    graph = onnx_path(path)
+    graph.unlink()
+    with pytest.raises(VidkeysError, match=r"no ONNX graph m\.onnx .*python -m vidkeys\.network"):
+        KeypointPredictor(path, "cpu")
+    export_onnx(model, path)
+    KeypointPredictor(path, "cpu")  # in step again
+    # New weights saved elsewhere, copied over the .pt without their graph.
+    other = tmp_path / "other.pt"
+    save_model(KeypointNet(model.config), other)
+    path.write_bytes(other.read_bytes())
+    with pytest.raises(VidkeysError, match=r"out of step with weights file .*m\.pt.*rewrite"):
+        KeypointPredictor(path, "cpu")
+    # An .onnx on its own serves on the CPU.
+    alone = KeypointPredictor(onnx_path(other), "cpu")
+    assert alone.crop_size == 32

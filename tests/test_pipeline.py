@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import vidkeys
-from tests.test_model import ASTRONAUT_REFERENCE
+from tests.helpers import ASTRONAUT_REFERENCE
 from vidkeys.export import COLUMNS, KeypointSink
 from vidkeys.jobs import annotate_file, export_file
 from vidkeys.pipeline import PipelineConfig

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from vidkeys.training.data import load_images, read_keypoints_csv
+from vidkeys.training.face_shape import face_3d
 
-from tests.test_pipeline import PHOTO, SAMPLE, camera_path
-from training.data import load_images, read_keypoints_csv
-from training.face_shape import face_3d
+from tests.helpers import PHOTO, SAMPLE, camera_path
 from vidkeys.annotate import Annotator
 from vidkeys.export import COLUMNS, POSE_COLUMNS
 from vidkeys.jobs import export_file
@@ -129,7 +129,7 @@ def test_yaw_sign_on_labelled_faces(real_data: Path) -> None:
 
 
 def test_face_model_is_reproducible_from_the_data(real_data: Path) -> None:
-    """FACE_3D is what ``python -m training.face_shape`` makes from the data set."""
+    """FACE_3D is what ``python -m vidkeys.training.face_shape`` makes from the data set."""
     samples = read_keypoints_csv(real_data / "training_frames_keypoints.csv")
     model = face_3d(np.stack([s.points for s in samples]))
     np.testing.assert_allclose(model, FACE_3D, atol=0.06)  # printed to 0.1 mm

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.evaluate import evaluate
+from vidkeys.training.evaluate import evaluate
 
 CSV_NAME = "training_frames_keypoints.csv"
 #: The shipped model measures 4.53 % NME and 2.61 % failures on the validation

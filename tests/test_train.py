@@ -6,11 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from training.augment import AugmentConfig
-from training.evaluate import evaluate
-from training.train import TrainConfig, train
 from vidkeys.model import KeypointPredictor, ModelConfig
+from vidkeys.training.augment import AugmentConfig
+from vidkeys.training.evaluate import evaluate
+from vidkeys.training.train import TrainConfig, train
 
 TINY = ModelConfig(crop_size=32, widths=(8, 16, 16, 32), decoder=16)
 

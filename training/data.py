@@ -24,7 +24,7 @@ from tqdm import tqdm
 from vidkeys.crop import box_from_points
 from vidkeys.detect import DetectorConfig, HaarDetector
 from vidkeys.errors import VidkeysError
-from vidkeys.model import N_POINTS
+from vidkeys.predictor import N_POINTS
 
 #: Data-set images are small (72-494 px) and mostly face: Haar searches them
 #: at full resolution, as when the crop rule and the miss rate were measured.

@@ -13,19 +13,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
-from training.augment import flip_points
-from training.data import (
+from vidkeys.training.augment import flip_points
+from vidkeys.training.data import (
     Sample,
     cached_haar_boxes,
     load_images,
     read_keypoints_csv,
     split_people,
 )
-from training.metrics import auc, failure_rate, nme
+from vidkeys.training.metrics import auc, failure_rate, nme
+
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.errors import VidkeysError
-from vidkeys.model import KeypointPredictor
+from vidkeys.predictor import KeypointPredictor
 
 SPLITS = ("all", "val")
 BOX_SOURCES = ("haar", "oracle")

@@ -8,7 +8,7 @@ z: depths set by hand per region, in mm behind the nose tip, from typical
 face proportions. The result is centred on its mean and printed as the
 Python literal pasted into ``vidkeys/pose.py``::
 
-    python -m training.face_shape --csv DATA/training_frames_keypoints.csv
+    python -m vidkeys.training.face_shape --csv DATA/training_frames_keypoints.csv
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
-from training.augment import FLIP_INDEX
-from training.data import read_keypoints_csv
+from vidkeys.training.augment import FLIP_INDEX
+from vidkeys.training.data import read_keypoints_csv
 
 EYE_CORNERS_MM = 90.0
 GROUPS = [

@@ -17,19 +17,20 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm import tqdm
-
-from training.augment import AugmentConfig, training_crop
-from training.data import (
+from vidkeys.training.augment import AugmentConfig, training_crop
+from vidkeys.training.data import (
     cached_haar_boxes,
     dataset_checksum,
     load_images,
     read_keypoints_csv,
     split_people,
 )
-from training.metrics import nme
+from vidkeys.training.metrics import nme
+
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.errors import VidkeysError
-from vidkeys.model import KeypointNet, ModelConfig, load_model, resolve_device, save_model
+from vidkeys.network import KeypointNet, ModelConfig, load_model, save_model
+from vidkeys.predictor import resolve_device
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ def train(
     out = Path(out)
     ckpt_path = out.with_name(out.name + ".ckpt")
     aug = aug or AugmentConfig()
-    dev = resolve_device(device)
+    dev = torch.device(resolve_device(device))
     torch.manual_seed(cfg.seed)
     samples = read_keypoints_csv(csv_path)
     images = load_images(samples, images_dir)

@@ -203,11 +203,9 @@ _WORKER_CONFIG: PipelineConfig | None = None
 def _init_worker(config: PipelineConfig, threads: int) -> None:
     """Give each worker its share of the cores, so N workers do not oversubscribe."""
     import cv2
-    import torch
 
     global _WORKER_CONFIG
-    torch.set_num_threads(threads)
-    cv2.setNumThreads(threads)
+    cv2.setNumThreads(threads)  # the CNN's threads: PipelineConfig.cnn_threads
     _WORKER_CONFIG = config
 
 

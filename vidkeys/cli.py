@@ -68,9 +68,9 @@ def train(
 ) -> None:
     """Train the keypoint CNN; the best epoch on held-out people goes to --out."""
     with user_errors():
-        from training.augment import AugmentConfig
-        from training.train import TrainConfig
-        from training.train import train as run_training
+        from vidkeys.training.augment import AugmentConfig
+        from vidkeys.training.train import TrainConfig
+        from vidkeys.training.train import train as run_training
 
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
         summary = run_training(
@@ -107,8 +107,8 @@ def evaluate(
 ) -> None:
     """Measure keypoint accuracy (NME, failure rate, AUC) on a labelled data set."""
     with user_errors():
-        from training.evaluate import evaluate as run_eval
-        from training.evaluate import format_report
+        from vidkeys.training.evaluate import evaluate as run_eval
+        from vidkeys.training.evaluate import format_report
 
         result = run_eval(
             csv, images, split=split, weights=model, boxes=boxes, device=device, mirror=mirror
@@ -328,7 +328,7 @@ def batch(
     """Process many videos and images into one folder, resumably, on all cores or on Ray."""
     with user_errors():
         from vidkeys.batch import run_batch
-        from vidkeys.model import resolve_device
+        from vidkeys.predictor import resolve_device
 
         resolve_device(config.device)  # fail fast, before any worker starts
         result = run_batch(

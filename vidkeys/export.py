@@ -28,7 +28,7 @@ import numpy as np
 
 from vidkeys.errors import VidkeysError
 from vidkeys.features import FEATURE_COLUMNS, face_features
-from vidkeys.model import N_POINTS
+from vidkeys.predictor import N_POINTS
 from vidkeys.results import Faces, FrameResult
 from vidkeys.video import partial_path
 

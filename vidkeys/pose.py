@@ -31,7 +31,7 @@ import numpy as np
 #: the adult average; z are depths set by hand per region from typical face
 #: proportions (nose tip 38 mm in front of the outer eye corners, chin 22 mm
 #: and the face outline at the ears 85 mm behind the nose tip). Remade by
-#: ``python -m training.face_shape --csv FILE``.
+#: ``python -m vidkeys.training.face_shape --csv FILE``.
 FACE_3D = np.array(
     [
         # 0-16: jaw

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidkeys.model import N_POINTS
+from vidkeys.predictor import N_POINTS
 
 
 @dataclass(frozen=True)

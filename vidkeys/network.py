@@ -1,36 +1,38 @@
-"""The keypoint CNN: one grayscale square face crop in, 68 points and a face score out.
+"""The keypoint CNN in PyTorch: the network, its weights files, and their ONNX graph.
 
+One grayscale square face crop in, 68 points and a face score out.
 Architecture choice (see saved_models/README.md for the measurements): plain
 3x3 convolutions with batch norm in stride-2 stages, a small U-Net style
 decoder back to 1/8 of the crop, and a soft-argmax per point over its
 heatmap. Depthwise/inverted-residual blocks were 2.5x slower on this CPU for
 the same accuracy, because PyTorch's CPU depthwise kernels are memory bound.
 
-On the CPU the trained network runs in ONNX Runtime: a video frame holds one
-or two faces, and for such small batches ONNX Runtime takes 0.9 ms a face
-where PyTorch (TorchScript, oneDNN) takes 2.8 ms, most of it per-call
-overhead. On a GPU PyTorch runs it.
+This module needs torch (the ``train`` or ``gpu`` extra); serving on the CPU
+does not: :func:`save_model` writes an ONNX graph beside every ``.pt``, and
+:mod:`vidkeys.predictor` runs that graph in ONNX Runtime.
+``python -m vidkeys.network WEIGHTS.pt`` writes the graph of an existing file.
 """
 
 from __future__ import annotations
 
-import functools
+import copy
 import io
+import json
 import os
+import sys
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from vidkeys.errors import VidkeysError
+from vidkeys.predictor import N_POINTS, default_weights, file_sha256, onnx_path
 
-N_POINTS = 68
-#: Where the shipped weights live (the repository's saved_models/ folder).
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "saved_models" / "vidkeys68.pt"
+#: ONNX opset of the exported graph (ONNX Runtime 1.17 and later run it).
+OPSET = 17
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,11 @@ def _soft_argmax(heat: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def save_model(model: KeypointNet, path: Path, meta: dict[str, Any] | None = None) -> None:
-    """Write weights plus the config that rebuilds them (atomically)."""
+    """Write weights plus the config that rebuilds them, and their ONNX graph, atomically.
+
+    The graph goes to ``path`` with the suffix ``.onnx`` and records the
+    sha256 of the ``.pt`` it was made from, so a stale graph is caught on load.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     cfg = asdict(model.config)
@@ -143,6 +149,7 @@ def save_model(model: KeypointNet, path: Path, meta: dict[str, Any] | None = Non
     tmp = path.with_name(path.name + ".part")
     torch.save({"config": cfg, "state_dict": state, "meta": meta or {}}, tmp)
     os.replace(tmp, path)
+    export_onnx(model, path, meta)
 
 
 def load_model(path: Path | str | None = None) -> tuple[KeypointNet, dict[str, Any]]:
@@ -150,7 +157,7 @@ def load_model(path: Path | str | None = None) -> tuple[KeypointNet, dict[str, A
 
     Raises :class:`VidkeysError` naming the file when it is missing or corrupt.
     """
-    path = Path(path) if path else Path(os.environ.get("VIDKEYS_MODEL", DEFAULT_WEIGHTS))
+    path = Path(path) if path else default_weights()
     if not path.is_file():
         raise VidkeysError(f"weights file not found: {path}")
     try:
@@ -165,7 +172,7 @@ def load_model(path: Path | str | None = None) -> tuple[KeypointNet, dict[str, A
     return model, dict(blob.get("meta", {}))
 
 
-def _fuse_batch_norm(model: KeypointNet) -> KeypointNet:
+def fuse_batch_norm(model: KeypointNet) -> KeypointNet:
     """Fold each batch norm into its convolution (same output, fewer passes)."""
     for module in model.modules():
         if isinstance(module, nn.Sequential):
@@ -177,118 +184,69 @@ def _fuse_batch_norm(model: KeypointNet) -> KeypointNet:
     return model
 
 
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present; asking for CUDA without one is an error."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device not in ("cpu", "cuda"):
-        raise VidkeysError(f"unknown device {device!r}: use auto, cpu or cuda")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise VidkeysError("--device cuda asked for, but no CUDA GPU is available")
-    return torch.device(device)
-
-
-def _onnx_session(model: KeypointNet, threads: int | None) -> Any:
-    """The network as an ONNX Runtime session (exported in memory, nothing written)."""
-    import onnxruntime as ort
-
+def onnx_bytes(model: KeypointNet) -> bytes:
+    """The network, batch norms folded, as an ONNX graph with a dynamic batch axis."""
+    fused = fuse_batch_norm(copy.deepcopy(model).cpu().eval())
+    size = fused.config.crop_size
     buffer = io.BytesIO()
-    example = torch.zeros(1, 1, model.config.crop_size, model.config.crop_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation notices
         torch.onnx.export(
-            model,
-            (example,),
+            fused,
+            (torch.zeros(1, 1, size, size),),
             buffer,
             input_names=["crops"],
             output_names=["points", "logit"],
             dynamic_axes={"crops": {0: "n"}},
-            opset_version=17,
+            opset_version=OPSET,
             dynamo=False,
         )
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.inter_op_num_threads = 1
-    if threads:
-        options.intra_op_num_threads = threads
-    options.log_severity_level = 3  # errors only
-    return ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    return buffer.getvalue()
 
 
-class KeypointPredictor:
-    """Batched inference: ``uint8`` crops in, points in crop pixels and face scores out.
+def export_onnx(model: KeypointNet, weights: Path, meta: dict[str, Any] | None = None) -> Path:
+    """Write ``model``'s graph beside the weights file ``weights`` it was saved to.
 
-    ``threads`` caps the CPU threads of the network (None: ONNX Runtime's
-    default, every core).
+    The graph's metadata holds ``pt_sha256`` (the weights file's bytes), the
+    model config and ``meta``; :class:`vidkeys.predictor.KeypointPredictor`
+    refuses a graph whose ``pt_sha256`` does not match the ``.pt`` beside it.
     """
+    import onnx
 
-    def __init__(
-        self, weights: Path | str | None = None, device: str = "auto", threads: int | None = None
-    ) -> None:
-        model, self.meta = load_model(weights)
-        self.device = resolve_device(device)
-        self.crop_size = model.config.crop_size
-        model = _fuse_batch_norm(model).eval()
-        self._session = None
-        if self.device.type == "cpu":
-            try:
-                self._session = _onnx_session(model, threads)
-            except Exception as exc:  # a torch without the exporter, a broken onnxruntime
-                warnings.warn(
-                    f"ONNX Runtime unusable ({str(exc).splitlines()[0]}); the CNN runs in "
-                    "PyTorch, 2-3x slower for a frame's few faces",
-                    stacklevel=2,
-                )
-                if threads:
-                    torch.set_num_threads(threads)
-        if self._session is None:
-            # channels_last lets oneDNN and cuDNN pick their fast convolution kernels.
-            self._model = model.to(self.device).to(memory_format=torch.channels_last)
-
-    def __call__(
-        self, crops: np.ndarray, batch_size: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Run ``(n, S, S)`` crops, at most ``batch_size`` per network call (None: all).
-
-        Returns ``points (n, 68, 2)`` in crop pixels and ``confidence (n,)`` in
-        [0, 1], the network's belief that the crop holds a face.
-        """
-        if len(crops) == 0:
-            return np.zeros((0, N_POINTS, 2), np.float32), np.zeros(0, np.float32)
-        step = batch_size or len(crops)
-        parts = [self._run(crops[i : i + step]) for i in range(0, len(crops), step)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
-
-    def _run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self._session is not None:
-            x = np.ascontiguousarray(crops, dtype=np.float32)[:, None]
-            points, logit = self._session.run(None, {"crops": x})
-        else:
-            points, logit = self._run_torch(crops)
-        return points.astype(np.float32), 1.0 / (1.0 + np.exp(-logit.astype(np.float32)))
-
-    @torch.inference_mode()
-    def _run_torch(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
-        x = x.float().unsqueeze(1).contiguous(memory_format=torch.channels_last)
-        points, logit = self._model(x)
-        return points.float().cpu().numpy(), logit.float().cpu().numpy()
+    weights = Path(weights)
+    graph = onnx.load_from_string(onnx_bytes(model))
+    cfg = asdict(model.config)
+    cfg["widths"] = list(cfg["widths"])
+    props = {
+        "pt_sha256": file_sha256(weights),
+        "config": json.dumps(cfg),
+        "meta": json.dumps(meta or {}),
+    }
+    for key, value in props.items():
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
+    out = onnx_path(weights)
+    tmp = out.with_name(out.name + ".part")
+    onnx.save(graph, tmp)
+    os.replace(tmp, out)
+    return out
 
 
-@functools.lru_cache(maxsize=4)
-def _cached(path: Path, stamp: float, device: str, threads: int | None) -> KeypointPredictor:
-    return KeypointPredictor(path, device, threads)
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vidkeys.network WEIGHTS.pt ...``: (re)write each file's ONNX graph."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m vidkeys.network WEIGHTS.pt [...]", file=sys.stderr)
+        return 2
+    for name in args:
+        try:
+            model, meta = load_model(name)
+            print(export_onnx(model, Path(name), meta))
+        except VidkeysError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    return 0
 
 
-def shared_predictor(
-    weights: Path | str | None = None, device: str = "auto", threads: int | None = None
-) -> KeypointPredictor:
-    """One predictor per weights file, device and thread count, reused by this process.
-
-    Loading takes ~0.4 s (weights, ONNX export, session): a batch worker, or
-    a script calling :func:`vidkeys.process` per file, pays it once, not per
-    video. A weights file changed on disk is loaded again.
-    """
-    path = Path(weights) if weights else Path(os.environ.get("VIDKEYS_MODEL", DEFAULT_WEIGHTS))
-    stamp = path.stat().st_mtime if path.is_file() else 0.0
-    return _cached(path.resolve(), stamp, device, threads)
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,244 @@
+"""Serving the keypoint CNN: ``uint8`` face crops in, 68 points and a face score out.
+
+On the CPU the network runs in ONNX Runtime from the graph shipped beside its
+weights (``vidkeys68.onnx`` beside ``vidkeys68.pt``): a video frame holds one
+or two faces, and for such small batches ONNX Runtime takes 0.9 ms a face
+where PyTorch (TorchScript, oneDNN) takes 2.8 ms, most of it per-call
+overhead. Nothing here imports torch unless the network runs on a GPU
+(``--device cuda``, or ``auto`` where a CUDA driver and torch are installed),
+or ONNX Runtime cannot run the graph and torch is there to fall back on.
+
+The graph records the sha256 of the ``.pt`` it was exported from
+(:func:`vidkeys.network.save_model` writes both); a graph out of step with
+its ``.pt`` is refused, with the command that rewrites it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidkeys.errors import VidkeysError
+
+N_POINTS = 68
+
+
+def _shipped_weights() -> Path:
+    """The weights inside the installed package (``vidkeys.saved_models``, which is the
+    repository's ``saved_models/`` folder), wherever and however vidkeys is installed."""
+    spec = importlib.util.find_spec("vidkeys.saved_models")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))) / "vidkeys68.pt"
+    # A source checkout on sys.path without an install.
+    return Path(__file__).resolve().parent.parent / "saved_models" / "vidkeys68.pt"
+
+
+#: The shipped weights; their ONNX graph lies beside them.
+DEFAULT_WEIGHTS = _shipped_weights()
+
+REEXPORT_HINT = "python -m vidkeys.network {pt}  (needs torch: pip install 'vidkeys[train]')"
+
+
+def default_weights() -> Path:
+    """``$VIDKEYS_MODEL`` when set, else the shipped weights."""
+    return Path(os.environ.get("VIDKEYS_MODEL") or DEFAULT_WEIGHTS)
+
+
+def onnx_path(weights: Path | str) -> Path:
+    """The ONNX graph that belongs to a weights file: the same name, suffix ``.onnx``."""
+    weights = Path(weights)
+    return weights if weights.suffix == ".onnx" else weights.with_suffix(".onnx")
+
+
+def file_sha256(path: Path | str) -> str:
+    """sha256 of a file's bytes (how a graph names the ``.pt`` it was made from)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def torch_installed() -> bool:
+    """Whether torch can be imported, found without importing it (which takes 1-2 s)."""
+    return "torch" in sys.modules or importlib.util.find_spec("torch") is not None
+
+
+def _cuda_driver_present() -> bool:
+    """Whether an NVIDIA driver library loads: a cheap test before importing torch."""
+    import ctypes
+
+    names = {"win32": ["nvcuda.dll"], "darwin": []}.get(sys.platform, ["libcuda.so.1"])
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+def cuda_available() -> bool:
+    """A CUDA GPU PyTorch can use; torch is imported only where a driver is present."""
+    if not torch_installed() or not _cuda_driver_present():
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def resolve_device(device: str = "auto") -> str:
+    """``"cpu"`` or ``"cuda"``: ``auto`` picks CUDA when present; CUDA without one is an error."""
+    if device == "auto":
+        return "cuda" if cuda_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise VidkeysError(f"unknown device {device!r}: use auto, cpu or cuda")
+    if device == "cuda":
+        if not torch_installed():
+            raise VidkeysError(
+                "--device cuda runs the network in PyTorch, which is not installed: "
+                "pip install 'vidkeys[gpu]'"
+            )
+        if not cuda_available():
+            raise VidkeysError("--device cuda asked for, but no CUDA GPU is available")
+    return device
+
+
+def _onnx_session(graph: Path, threads: int | None) -> Any:
+    """An ONNX Runtime session on the CPU for the graph file ``graph``."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.inter_op_num_threads = 1
+    if threads:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3  # errors only
+    return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+
+
+class KeypointPredictor:
+    """Batched inference: ``uint8`` crops in, points in crop pixels and face scores out.
+
+    ``weights`` is a ``.pt`` with its ``.onnx`` beside it (the shipped one by
+    default), or an ``.onnx`` alone (CPU only). ``threads`` caps the CPU
+    threads of the network (None: ONNX Runtime's default, every core).
+    """
+
+    def __init__(
+        self, weights: Path | str | None = None, device: str = "auto", threads: int | None = None
+    ) -> None:
+        self.weights = Path(weights) if weights else default_weights()
+        self.device = resolve_device(device)
+        self.meta: dict[str, Any] = {}
+        self._session = None
+        self._model = None
+        if not self.weights.is_file():
+            raise VidkeysError(f"weights file not found: {self.weights}")
+        if self.device == "cpu":
+            self._open_graph(threads)
+        if self._session is None:
+            self._load_torch(threads)
+
+    def _open_graph(self, threads: int | None) -> None:
+        pt, graph = self.weights, onnx_path(self.weights)
+        if graph != pt and not graph.is_file():
+            raise VidkeysError(
+                f"cannot read weights file {pt}: no ONNX graph {graph.name} beside it; "
+                f"write it with: {REEXPORT_HINT.format(pt=pt)}"
+            )
+        try:
+            session = _onnx_session(graph, threads)
+        except Exception as exc:  # a broken graph file or onnxruntime
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if graph == pt or not torch_installed():
+                raise VidkeysError(f"cannot run ONNX graph {graph}: {reason}") from exc
+            warnings.warn(
+                f"ONNX Runtime unusable ({reason}); the CNN runs in PyTorch, "
+                "2-3x slower for a frame's few faces",
+                stacklevel=3,
+            )
+            return
+        props = session.get_modelmeta().custom_metadata_map
+        if graph != pt and props.get("pt_sha256") != file_sha256(pt):
+            raise VidkeysError(
+                f"ONNX graph {graph} is out of step with weights file {pt} (it was exported "
+                f"from another .pt); rewrite it with: {REEXPORT_HINT.format(pt=pt)}"
+            )
+        self.meta = json.loads(props.get("meta", "{}"))
+        self.crop_size = int(session.get_inputs()[0].shape[-1])
+        self._session = session
+
+    def _load_torch(self, threads: int | None) -> None:
+        import torch
+
+        from vidkeys.network import fuse_batch_norm, load_model
+
+        if self.weights.suffix == ".onnx":
+            raise VidkeysError(f"{self.weights}: an ONNX graph runs on the CPU only; give the .pt")
+        model, self.meta = load_model(self.weights)
+        self.crop_size = model.config.crop_size
+        if threads:
+            torch.set_num_threads(threads)
+        # channels_last lets oneDNN and cuDNN pick their fast convolution kernels.
+        model = fuse_batch_norm(model).eval().to(self.device)
+        self._model = model.to(memory_format=torch.channels_last)
+
+    def __call__(
+        self, crops: np.ndarray, batch_size: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Run ``(n, S, S)`` crops, at most ``batch_size`` per network call (None: all).
+
+        Returns ``points (n, 68, 2)`` in crop pixels and ``confidence (n,)`` in
+        [0, 1], the network's belief that the crop holds a face.
+        """
+        if len(crops) == 0:
+            return np.zeros((0, N_POINTS, 2), np.float32), np.zeros(0, np.float32)
+        step = batch_size or len(crops)
+        parts = [self._run(crops[i : i + step]) for i in range(0, len(crops), step)]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._session is not None:
+            x = np.ascontiguousarray(crops, dtype=np.float32)[:, None]
+            points, logit = self._session.run(None, {"crops": x})
+        else:
+            points, logit = self._run_torch(crops)
+        return points.astype(np.float32), 1.0 / (1.0 + np.exp(-logit.astype(np.float32)))
+
+    def _run_torch(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
+            x = x.float().unsqueeze(1).contiguous(memory_format=torch.channels_last)
+            points, logit = self._model(x)
+            return points.float().cpu().numpy(), logit.float().cpu().numpy()
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(path: Path, stamp: tuple[float, float], device: str, threads: int | None):
+    return KeypointPredictor(path, device, threads)
+
+
+def _mtime(path: Path) -> float:
+    return path.stat().st_mtime if path.is_file() else 0.0
+
+
+def shared_predictor(
+    weights: Path | str | None = None, device: str = "auto", threads: int | None = None
+) -> KeypointPredictor:
+    """One predictor per weights file, device and thread count, reused by this process.
+
+    Loading takes ~0.05 s on the CPU (graph, session): a batch worker, or a
+    script calling :func:`vidkeys.process` per file, pays it once, not per
+    video. Weights or a graph changed on disk are loaded again.
+    """
+    path = Path(weights) if weights else default_weights()
+    stamp = (_mtime(path), _mtime(onnx_path(path)))
+    return _cached(path.resolve(), stamp, device, threads)
