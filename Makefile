@@ -4,17 +4,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= ../shared/data/youtube-faces-68
-# The CPU build of torch (about 1 GB installed instead of 5 GB for the CUDA
-# build). Override with `make TORCH=torch` for a GPU machine.
+# Everything: the base install (ONNX Runtime on the CPU, no torch) plus the
+# train, gpu, ray and dev extras. torch is the CPU build (about 1 GB installed
+# instead of 5 GB for the CUDA build); `make TORCH=torch` for a GPU machine.
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test train eval bench lint clean
+.PHONY: demo test wheel-test train eval bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip "setuptools>=77"
 	$(BIN)/pip install --quiet "$(TORCH)" || $(BIN)/pip install --quiet torch
-	$(BIN)/pip install --quiet -e '.[dev,ray]'
+	$(BIN)/pip install --quiet -e '.[dev,ray,train,gpu]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,6 +23,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+# The wheel as a user gets it: built, installed without extras (no torch) into
+# a fresh venv outside the checkout, run from another folder on the sample photo.
+wheel-test: $(STAMP)
+	PYTHON=$(PYTHON) .ci/wheel-test
 
 # Two stages (see saved_models/README.md): 250 epochs with mirrored crops,
 # then 60 epochs without them at a lower learning rate.

@@ -12,6 +12,7 @@ import json
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,7 +30,48 @@ app = typer.Typer(
 
 CsvOpt = Annotated[Path, typer.Option("--csv", help="Keypoints CSV (name + 136 numbers a row).")]
 ImagesOpt = Annotated[Path, typer.Option("--images", help="Folder holding the CSV's images.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+
+
+def _choices(name: str, *values: str) -> type[Enum]:
+    """An option's fixed choices: --help lists them, anything else is a usage error."""
+    return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
+
+
+def _value(choice: Any) -> Any:
+    """The plain string of a choice (None stays None)."""
+    return choice.value if isinstance(choice, Enum) else choice
+
+
+Device = _choices("Device", "auto", "cpu", "cuda")
+Split = _choices("Split", "all", "val")
+Boxes = _choices("Boxes", "haar", "oracle")
+Format = _choices("Format", "csv", "jsonl")
+Place = _choices("Place", "eyes", "mouth", "head")
+Engine = _choices("Engine", "local", "ray")
+
+DeviceOpt = Annotated[
+    Device, typer.Option("--device", help="Where the CNN runs (auto: CUDA if any).")
+]
+
+
+def _version(show: bool) -> None:
+    if show:
+        from vidkeys import __version__
+
+        typer.echo(f"vidkeys {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 @contextmanager
@@ -56,7 +98,7 @@ def train(
     batch_size: Annotated[int, typer.Option(min=2)] = 32,
     lr: Annotated[float, typer.Option(min=0.0)] = 2e-3,
     seed: int = 0,
-    device: DeviceOpt = "auto",
+    device: DeviceOpt = Device.auto,
     resume: Annotated[bool, typer.Option(help="Continue from OUT.ckpt if present.")] = False,
     init: Annotated[
         Path | None, typer.Option("--init", help="Start from these weights (fine-tune).")
@@ -79,7 +121,7 @@ def train(
             out,
             cfg,
             aug=AugmentConfig(flip=flip),
-            device=device,
+            device=_value(device),
             resume=resume,
             quiet=quiet,
             init=init,
@@ -94,12 +136,14 @@ def train(
 def evaluate(
     csv: CsvOpt,
     images: ImagesOpt,
-    split: Annotated[str, typer.Option(help="all, or val: the held-out people only.")] = "all",
+    split: Annotated[
+        Split, typer.Option(help="all, or val: the held-out people only.")
+    ] = Split.all,
     model: Annotated[Path | None, typer.Option(help="Weights file (default: shipped).")] = None,
     boxes: Annotated[
-        str, typer.Option(help="haar: as a user gets it; oracle: crop from the labels.")
-    ] = "haar",
-    device: DeviceOpt = "auto",
+        Boxes, typer.Option(help="haar: as a user gets it; oracle: crop from the labels.")
+    ] = Boxes.haar,
+    device: DeviceOpt = Device.auto,
     mirror: Annotated[
         bool, typer.Option("--mirror", help="On left-right mirrored images and labels.")
     ] = False,
@@ -111,7 +155,13 @@ def evaluate(
         from vidkeys.training.evaluate import format_report
 
         result = run_eval(
-            csv, images, split=split, weights=model, boxes=boxes, device=device, mirror=mirror
+            csv,
+            images,
+            split=_value(split),
+            weights=model,
+            boxes=_value(boxes),
+            device=_value(device),
+            mirror=mirror,
         )
         typer.echo(json.dumps(result) if as_json else format_report(result))
 
@@ -170,7 +220,7 @@ _PIPELINE_OPTIONS = [
         Annotated[bool, typer.Option("--smooth/--no-smooth", help="One Euro smoothing per track.")],
         True,
     ),
-    ("device", DeviceOpt, "auto"),
+    ("device", DeviceOpt, Device.auto),
     (
         "model",
         Annotated[Path | None, typer.Option("--model", help="Weights file (default: shipped).")],
@@ -208,7 +258,7 @@ def pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
             tracker=TrackerConfig(smooth=o["smooth"]),
             detect_every=o["detect_every"],
             batch_size=o["batch_size"],
-            device=o["device"],
+            device=_value(o["device"]),
             weights=o["model"],
         )
         command(config=config, **kwargs)
@@ -258,7 +308,9 @@ def export_csv(
         str | None,
         typer.Option("--output", "-o", help="File, or - for stdout. Default: IN.keypoints.csv."),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    fmt: Annotated[
+        Format, typer.Option("--format", help="Rows (csv) or a JSON object a frame.")
+    ] = Format.csv,
     features: Features = False,
     quiet: Quiet = False,
 ) -> None:
@@ -266,7 +318,7 @@ def export_csv(
     with user_errors():
         from vidkeys.jobs import export_file
 
-        summary = export_file(source, output, fmt, config, quiet=quiet, features=features)
+        summary = export_file(source, output, _value(fmt), config, quiet=quiet, features=features)
         if not quiet:
             typer.echo(summary.line(), err=True)
 
@@ -283,8 +335,8 @@ def filter_(
         ),
     ],
     place: Annotated[
-        str | None,
-        typer.Option("--place", help="eyes, mouth or head (default: the overlay's own; eyes)."),
+        Place | None,
+        typer.Option("--place", help="Where it goes (default: the overlay's own; eyes)."),
     ] = None,
     output: Annotated[
         Path | None,
@@ -297,7 +349,7 @@ def filter_(
         from vidkeys.jobs import annotate_file
         from vidkeys.overlay import OverlayPainter, load_overlay
 
-        chosen = load_overlay(overlay, place)
+        chosen = load_overlay(overlay, _value(place))
         summary = annotate_file(
             source, output, None, config, OverlayPainter(chosen), quiet=quiet, tag=chosen.name
         )
@@ -317,7 +369,9 @@ def batch(
     workers: Annotated[
         int | None, typer.Option("--workers", min=1, help="Parallel tasks (default: cores).")
     ] = None,
-    engine: Annotated[str, typer.Option("--engine", help="local (process pool) or ray.")] = "local",
+    engine: Annotated[
+        Engine, typer.Option("--engine", help="local (process pool) or ray.")
+    ] = Engine.local,
     address: Annotated[
         str | None, typer.Option("--address", help="Ray cluster address (default: local Ray).")
     ] = None,
@@ -337,7 +391,7 @@ def batch(
             config,
             csv_only=csv_only,
             workers=workers,
-            engine=engine,
+            engine=_value(engine),
             address=address,
             force=force,
             features=features,
