@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from vidkeys.training.augment import FLIP_INDEX, AugmentConfig, flip_points, training_crop
 
 from tests.conftest import draw_face, template_points
 from vidkeys.crop import box_from_points
+from vidkeys.training.augment import FLIP_INDEX, AugmentConfig, flip_points, training_crop
 
 
 def test_flip_twice_is_identity() -> None:

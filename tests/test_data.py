@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from vidkeys.training.data import Sample, load_gray, read_keypoints_csv, split_people
 
 from vidkeys.errors import VidkeysError
+from vidkeys.training.data import Sample, load_gray, read_keypoints_csv, split_people
 
 HEADER = "," + ",".join(str(i) for i in range(136)) + "\n"
 

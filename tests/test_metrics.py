@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from vidkeys.training.metrics import auc, failure_rate, nme
 
 

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from vidkeys.training.data import load_images, read_keypoints_csv
-from vidkeys.training.face_shape import face_3d
 
 from tests.helpers import PHOTO, SAMPLE, camera_path
 from vidkeys.annotate import Annotator
@@ -16,6 +14,8 @@ from vidkeys.export import COLUMNS, POSE_COLUMNS
 from vidkeys.jobs import export_file
 from vidkeys.pipeline import process
 from vidkeys.pose import FACE_3D, camera_matrix, euler_to_matrix, head_pose, matrix_to_euler
+from vidkeys.training.data import load_images, read_keypoints_csv
+from vidkeys.training.face_shape import face_3d
 
 
 def _project(angles: np.ndarray, t: np.ndarray, width: int = 640, height: int = 360) -> np.ndarray:

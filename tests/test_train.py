@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from vidkeys.model import KeypointPredictor, ModelConfig
+
+from vidkeys.network import ModelConfig
+from vidkeys.predictor import KeypointPredictor
 from vidkeys.training.augment import AugmentConfig
 from vidkeys.training.evaluate import evaluate
 from vidkeys.training.train import TrainConfig, train

@@ -13,6 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
+from vidkeys.crop import box_from_points, cut_faces, to_frame
+from vidkeys.errors import VidkeysError
+from vidkeys.predictor import KeypointPredictor
 from vidkeys.training.augment import flip_points
 from vidkeys.training.data import (
     Sample,
@@ -22,10 +26,6 @@ from vidkeys.training.data import (
     split_people,
 )
 from vidkeys.training.metrics import auc, failure_rate, nme
-
-from vidkeys.crop import box_from_points, cut_faces, to_frame
-from vidkeys.errors import VidkeysError
-from vidkeys.predictor import KeypointPredictor
 
 SPLITS = ("all", "val")
 BOX_SOURCES = ("haar", "oracle")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+
 from vidkeys.training.augment import FLIP_INDEX
 from vidkeys.training.data import read_keypoints_csv
 

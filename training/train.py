@@ -17,6 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm import tqdm
+
+from vidkeys.crop import box_from_points, cut_faces, to_frame
+from vidkeys.errors import VidkeysError
+from vidkeys.network import KeypointNet, ModelConfig, load_model, save_model
+from vidkeys.predictor import resolve_device
 from vidkeys.training.augment import AugmentConfig, training_crop
 from vidkeys.training.data import (
     cached_haar_boxes,
@@ -26,11 +31,6 @@ from vidkeys.training.data import (
     split_people,
 )
 from vidkeys.training.metrics import nme
-
-from vidkeys.crop import box_from_points, cut_faces, to_frame
-from vidkeys.errors import VidkeysError
-from vidkeys.network import KeypointNet, ModelConfig, load_model, save_model
-from vidkeys.predictor import resolve_device
 
 
 @dataclass(frozen=True)

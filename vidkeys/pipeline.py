@@ -31,8 +31,8 @@ import numpy as np
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.detect import DetectorConfig, HaarDetector
 from vidkeys.errors import VidkeysError
-from vidkeys.predictor import KeypointPredictor, shared_predictor
 from vidkeys.pose import head_pose
+from vidkeys.predictor import KeypointPredictor, shared_predictor
 from vidkeys.prefetch import prefetch
 from vidkeys.results import Faces, FrameResult
 from vidkeys.track import Tracker, TrackerConfig
