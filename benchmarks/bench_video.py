@@ -42,7 +42,7 @@ def recall_vs_full_haar(video: Path, cfg: PipelineConfig, limit: int = 300) -> f
         for frame, result in zip(source, ours, strict=False):
             if frame.index >= limit:
                 break
-            truth = full(frame.image)
+            truth = full(frame.gray)
             total += len(truth)
             if len(truth) and len(result.faces):
                 found += int((iou(truth, result.faces.boxes).max(axis=1) >= 0.3).sum())

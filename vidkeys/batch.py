@@ -1,46 +1,65 @@
-"""Many inputs, one command: `vidkeys batch`, locally (process pool) or on Ray.
+"""Many inputs, one command: `vidkeys batch`, locally (worker processes) or on Ray.
 
 Each input is one task (a whole video, or an image) running the ordinary
 pipeline. Outputs mirror the inputs' relative paths under OUTDIR, and
-``OUTDIR/manifest.jsonl`` records every finished task (done or failed), so a
-rerun skips what is done and retries what failed. Outputs are written under
-temporary names and renamed when complete (see :mod:`vidkeys.jobs`), so a
-killed run leaves nothing that looks finished.
+``OUTDIR/manifest.jsonl`` records every finished task (done, partial or
+failed) with the options it ran with, so a rerun skips what is done with the
+same options and redoes the rest. Outputs are written under temporary names
+and renamed when complete (see :mod:`vidkeys.atomic`), so a killed run leaves
+nothing that looks finished.
+
+Faults: one batch per OUTDIR at a time (an ``fcntl`` lock on
+``OUTDIR/.vidkeys.lock``, released by the kernel when the holder dies);
+workers die with the driver (``PR_SET_PDEATHSIG`` and a watch on the parent
+pid); a worker that dies fails only its input and is replaced; Ctrl-C or
+SIGTERM stops every worker at once, removing their partial files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import fcntl
 import glob
 import json
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
+from vidkeys.atomic import partial_path
 from vidkeys.errors import VidkeysError
 from vidkeys.pipeline import PipelineConfig
 from vidkeys.video import IMAGE_EXTS, VIDEO_EXTS
 
 MANIFEST = "manifest.jsonl"
+LOCK = ".vidkeys.lock"
 ENGINES = ("local", "ray")
+#: Statuses after which an input counts as finished (a rerun skips it).
+FINISHED = ("done", "partial", "skipped")
 
 
 @dataclass(frozen=True)
 class Task:
-    """One input and where its outputs go."""
+    """One input, where its outputs go, and the options that shape them."""
 
     source: Path
     rel: Path
     outdir: Path
     csv_only: bool
     features: bool = False
+    #: What the outputs depend on (see :func:`task_options`); recorded in the manifest.
+    options: str = ""
 
     @property
     def csv(self) -> Path:
@@ -61,17 +80,50 @@ class Task:
         return [p for p in (self.media, self.csv) if p is not None]
 
 
+def task_options(source: Path, config: PipelineConfig | None, features: bool) -> str:
+    """The options and input a task's outputs depend on, as a canonical JSON string.
+
+    The pipeline's settings (not where or how fast it runs), ``--features``,
+    the weights file's and the input's size and modification time: a rerun
+    with any of them changed redoes the input.
+    """
+    config = config or PipelineConfig()
+    settings = asdict(config)
+    for key in ("device", "batch_size", "cnn_threads"):
+        settings.pop(key, None)
+    weights = config.weights
+    if weights is not None and Path(weights).is_file():
+        st = Path(weights).stat()
+        settings["weights"] = [str(weights), st.st_size, st.st_mtime_ns]
+    settings["features"] = features
+    with contextlib.suppress(OSError):
+        st = source.stat()
+        settings["input"] = [st.st_size, st.st_mtime_ns]
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
 def _is_media(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTS | IMAGE_EXTS
 
 
+def _is_our_output(path: Path) -> bool:
+    """Files a batch writes into OUTDIR: never taken as inputs when OUTDIR is among them."""
+    return path.name.startswith(".") or ".keypoints." in path.name
+
+
 def collect_inputs(
-    inputs: Iterable[str], outdir: Path, csv_only: bool, features: bool = False
+    inputs: Iterable[str],
+    outdir: Path,
+    csv_only: bool,
+    features: bool = False,
+    config: PipelineConfig | None = None,
 ) -> list[Task]:
     """Expand files, folders (recursively) and globs into tasks, each input once.
 
     A folder's files keep their path below the folder; a glob's matches keep
     their path below the glob's fixed leading part; a plain file keeps its name.
+    OUTDIR may lie inside (or be) an input folder: the batch's own outputs
+    there are left out, the other files are inputs.
     """
     tasks: dict[Path, Task] = {}
     outdir = outdir.resolve()
@@ -95,14 +147,21 @@ def collect_inputs(
             raise VidkeysError(f"input not found: {item}")
         for src, rel in pairs:
             src = src.resolve()
-            if outdir in src.parents:
+            if (src.parent == outdir or outdir in src.parents) and _is_our_output(src):
                 continue  # never take our own outputs as inputs
-            tasks.setdefault(src, Task(src, rel, outdir, csv_only, features))
-    outputs = [t.csv for t in tasks.values()]
-    if len(set(outputs)) != len(outputs):
-        raise VidkeysError(
-            "two inputs would write the same output name; give them separate folders"
-        )
+            options = task_options(src, config, features)
+            tasks.setdefault(src, Task(src, rel, outdir, csv_only, features, options))
+    by_output: dict[Path, Path] = {}
+    for task in tasks.values():
+        for out in task.outputs:
+            if out in tasks:
+                raise VidkeysError(f"the output {out} of {task.source} would overwrite an input")
+            other = by_output.setdefault(out, task.source)
+            if other != task.source:
+                raise VidkeysError(
+                    f"{other} and {task.source} would both write {out}; "
+                    "give them separate folders or batches"
+                )
     return list(tasks.values())
 
 
@@ -118,7 +177,13 @@ def _fixed_prefix(pattern: str) -> list[str]:
 
 @dataclass
 class Record:
-    """One manifest line: what happened to one input."""
+    """One manifest line: what happened to one input.
+
+    ``status`` is ``done``, ``partial`` (cut short or damaged: ``error`` says
+    how many frames of how many), ``failed`` (``error`` says why) or
+    ``skipped`` (finished by an earlier run with the same options;
+    ``previous`` is that run's status).
+    """
 
     input: str
     status: str
@@ -128,29 +193,41 @@ class Record:
     seconds: float = 0.0
     outputs: list[str] = field(default_factory=list)
     finished: float = 0.0
+    options: str = ""
+    previous: str | None = None
+
+
+_RECORD_FIELDS = {f.name for f in fields(Record)}
 
 
 def read_manifest(outdir: Path) -> dict[str, Record]:
-    """The latest record per input (later lines win); a torn last line is ignored."""
+    """The latest record per input (later lines win); torn or garbled lines are ignored."""
     path = outdir / MANIFEST
     records: dict[str, Record] = {}
     if not path.is_file():
         return records
-    for line in path.read_text().splitlines():
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise VidkeysError(f"cannot read {path}: {exc.strerror}") from exc
+    for line in text.splitlines():
         try:
             data = json.loads(line)
-            records[data["input"]] = Record(**data)
-        except (ValueError, TypeError, KeyError):
-            continue  # a line cut short by a kill
+            record = Record(**{k: v for k, v in data.items() if k in _RECORD_FIELDS})
+        except (ValueError, TypeError, KeyError, AttributeError):
+            continue  # a line cut short by a kill, or not ours
+        if isinstance(record.input, str) and isinstance(record.status, str):
+            records[record.input] = record
     return records
 
 
 def is_done(task: Task, records: dict[str, Record]) -> bool:
-    """Done means: the manifest says so and every output file is there."""
+    """Done means: the manifest says so, with the same options, and every output is there."""
     record = records.get(str(task.source))
     return (
         record is not None
-        and record.status in ("done", "skipped")
+        and record.status in FINISHED
+        and record.options == task.options
         and all(p.is_file() for p in task.outputs)
     )
 
@@ -172,16 +249,21 @@ def run_task(task: Task, config: PipelineConfig) -> Record:
             )
     except VidkeysError as exc:
         return _failed(task, str(exc), start)
+    except OSError as exc:
+        return _failed(task, f"{exc.strerror or exc}: {exc.filename or task.source}", start)
     except Exception as exc:  # a bug or a library error: still only this input fails
-        return _failed(task, f"{type(exc).__name__}: {exc}".splitlines()[0], start)
+        return _failed(task, f"unexpected {type(exc).__name__}: {exc}".splitlines()[0], start)
+    partial = summary.partial
     return Record(
         str(task.source),
-        "done",
+        "partial" if partial else "done",
+        error=summary.warning().removeprefix("warning: ") if partial else None,
         frames=summary.frames,
         faces=summary.faces,
         seconds=round(time.perf_counter() - start, 3),
         outputs=[str(p) for p in task.outputs],
         finished=time.time(),
+        options=task.options,
     )
 
 
@@ -192,7 +274,15 @@ def _failed(task: Task, error: str, start: float) -> Record:
         error=error,
         seconds=round(time.perf_counter() - start, 3),
         finished=time.time(),
+        options=task.options,
     )
+
+
+def _remove_partials(task: Task) -> None:
+    """Remove what a worker killed on this task left (its hidden .part files)."""
+    for path in task.outputs:
+        with contextlib.suppress(OSError):
+            partial_path(path).unlink(missing_ok=True)
 
 
 # --- local engine -----------------------------------------------------------
@@ -214,24 +304,138 @@ def _worker_run(task: Task) -> Record:
     return run_task(task, _WORKER_CONFIG)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds the job, which removes its .part files
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the driver ends, however it ends (even ``kill -9``)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    def watch() -> None:
+        while True:
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(10)  # the job's clean-up had its chance
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="vidkeys-parent-watch", daemon=True).start()
+
+
+def _worker_main(conn: Any, config: PipelineConfig, threads: int, parent: int) -> None:
+    """A worker process: run tasks from the driver until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    signal.signal(signal.SIGTERM, _terminate)
+    _die_with_parent(parent)
+    _init_worker(config, threads)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        conn.send(_worker_run(task))
+
+
+class _Worker:
+    """One worker process and the task it is on."""
+
+    def __init__(self, context: Any, config: PipelineConfig, threads: int) -> None:
+        self.conn, child = context.Pipe()
+        self.proc = context.Process(
+            target=_worker_main,
+            args=(child, config, threads, os.getpid()),
+            name="vidkeys-worker",
+            daemon=True,
+        )
+        self.proc.start()
+        child.close()
+        self.task: Task | None = None
+
+    def give(self, task: Task) -> None:
+        self.task = task
+        self.conn.send(task)
+
+    def result(self) -> Record | None:
+        """The finished task's record, or None when the process died on it."""
+        try:
+            if self.conn.poll():
+                return self.conn.recv()
+        except (EOFError, OSError):
+            pass
+        return None
+
+    def death(self) -> str:
+        self.proc.join(timeout=5)
+        code = self.proc.exitcode
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name
+            why = f"killed by {name}" + (
+                " (out of memory, or killed by hand)" if name == "SIGKILL" else ""
+            )
+        else:
+            why = f"exit code {code}"
+        return f"the worker process died while on this input ({why})"
+
+    def stop(self, wait_s: float = 10.0) -> None:
+        """SIGTERM (the job removes its partial files), then SIGKILL if it lingers."""
+        if self.proc.is_alive():
+            with contextlib.suppress(OSError):
+                self.proc.terminate()
+            self.proc.join(timeout=wait_s)
+            if self.proc.is_alive():
+                self.proc.kill()
+                self.proc.join(timeout=5)
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        if self.task is not None:
+            _remove_partials(self.task)
+
+
 def _local(tasks: list[Task], config: PipelineConfig, workers: int) -> Iterator[Record]:
     threads = max(1, (os.cpu_count() or 1) // workers)
-    # spawn, not fork: a forked copy of a process that already runs torch's
+    # spawn, not fork: a forked copy of a process that already runs the CNN's
     # thread pools can hang.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(config, threads)
-    ) as pool:
-        pending: set[Future[Record]] = {pool.submit(_worker_run, t) for t in tasks}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
+    queue = deque(tasks)
+    pool: list[_Worker] = []
+    try:
+        for _ in range(min(workers, len(queue))):
+            worker = _Worker(context, config, threads)
+            worker.give(queue.popleft())
+            pool.append(worker)
+        while True:
+            busy = [w for w in pool if w.task is not None]
+            if not busy:
+                return
+            ready = set(wait([w.conn for w in busy] + [w.proc.sentinel for w in busy]))
+            for i, worker in enumerate(pool):
+                if worker.task is None or not (
+                    worker.conn in ready or worker.proc.sentinel in ready
+                ):
+                    continue
+                task = worker.task
+                record = worker.result()
+                if record is None:  # died on it: fail this input, replace the worker
+                    record = _failed(task, worker.death(), time.perf_counter())
+                    worker.stop(wait_s=1)
+                    worker.task = None
+                    worker = pool[i] = _Worker(context, config, threads)
+                worker.task = None
+                if queue:
+                    worker.give(queue.popleft())
+                yield record
+    finally:
+        for worker in pool:  # Ctrl-C, SIGTERM, an error: stop everything now
+            with contextlib.suppress(OSError, ValueError):
+                if worker.task is None and worker.proc.is_alive():
+                    worker.conn.send(None)
+        for worker in pool:
+            worker.stop(wait_s=10 if worker.task is not None else 2)
 
 
 # --- Ray engine -------------------------------------------------------------
@@ -285,17 +489,63 @@ class BatchResult:
     done: int = 0
     failed: int = 0
     skipped: int = 0
+    partial: int = 0
     frames: int = 0
     seconds: float = 0.0
     failures: list[Record] = field(default_factory=list)
+    partials: list[Record] = field(default_factory=list)
 
     def line(self, outdir: Path) -> str:
         """One line for the terminal."""
         fps = self.frames / self.seconds if self.seconds else 0.0
+        part = f"{self.partial} partial, " if self.partial else ""
         return (
-            f"{self.done} done, {self.failed} failed, {self.skipped} skipped (already done); "
-            f"{self.frames} frames at {fps:.1f} fps -> {outdir}"
+            f"{self.done} done, {part}{self.failed} failed, {self.skipped} skipped "
+            f"(already done); {self.frames} frames at {fps:.1f} fps -> {outdir}"
         )
+
+
+@contextlib.contextmanager
+def _outdir_lock(outdir: Path) -> Iterator[None]:
+    """One batch per output folder: an flock the kernel drops when its holder dies."""
+    path = outdir / LOCK
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise VidkeysError(f"cannot write to output folder {outdir}: {exc.strerror}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+            raise VidkeysError(
+                f"another vidkeys batch (pid {holder}) is writing to {outdir}; "
+                "one batch per output folder at a time"
+            ) from None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """``kill`` of the driver stops the batch as Ctrl-C does (workers stopped, parts removed)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def run_batch(
@@ -322,37 +572,54 @@ def run_batch(
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise VidkeysError(f"cannot create output folder {outdir}: {exc.strerror}") from exc
-    tasks = collect_inputs(inputs, outdir, csv_only, features)
-    for stale in outdir.rglob(".*.part"):  # left by a run that was killed
-        stale.unlink(missing_ok=True)
-    records = {} if force else read_manifest(outdir)
-    todo = [t for t in tasks if not is_done(t, records)]
-    result = BatchResult(skipped=len(tasks) - len(todo))
-    start = time.perf_counter()
-    with (
-        (outdir / MANIFEST).open("a") as manifest,
-        tqdm(
-            total=len(todo), unit="video", disable=quiet, file=sys.stderr, dynamic_ncols=True
-        ) as bar,
-    ):
+    if not outdir.is_dir():
+        raise VidkeysError(f"output {outdir} is not a folder")
+    tasks = collect_inputs(inputs, outdir, csv_only, features, config)
+    with _outdir_lock(outdir), _sigterm_interrupts():
+        for stale in outdir.rglob(".*.part"):  # left by a run that was killed
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        records = {} if force else read_manifest(outdir)
+        todo = [t for t in tasks if not is_done(t, records)]
+        result = BatchResult(skipped=len(tasks) - len(todo))
+        start = time.perf_counter()
+        try:
+            manifest = (outdir / MANIFEST).open("a", encoding="utf-8")
+        except OSError as exc:
+            raise VidkeysError(f"cannot write {outdir / MANIFEST}: {exc.strerror}") from exc
         records_iter = (
             _local(todo, config, workers)
             if engine == "local"
             else _ray(todo, config, workers, address)
         )
-        for task in tasks:
-            if task not in todo:
-                old = records[str(task.source)]
-                _append(manifest, Record(**{**asdict(old), "status": "skipped"}))
-        for record in records_iter:
-            _append(manifest, record)
-            if record.status == "done":
-                result.done += 1
-                result.frames += record.frames
-            else:
-                result.failed += 1
-                result.failures.append(record)
-            bar.update(1)
-            bar.set_postfix(frames=result.frames, failed=result.failed)
+        with (
+            manifest,
+            contextlib.closing(records_iter),
+            tqdm(
+                total=len(todo), unit="video", disable=quiet, file=sys.stderr, dynamic_ncols=True
+            ) as bar,
+        ):
+            for task in tasks:
+                if task not in todo:
+                    old = records[str(task.source)]
+                    previous = old.previous if old.status == "skipped" else old.status
+                    record = Record(**{**asdict(old), "status": "skipped", "previous": previous})
+                    _append(manifest, record)
+                    if previous == "partial":  # still partial: listed, and in the exit code
+                        result.partial += 1
+                        result.partials.append(record)
+            for record in records_iter:
+                _append(manifest, record)
+                if record.status == "failed":
+                    result.failed += 1
+                    result.failures.append(record)
+                else:
+                    result.done += record.status == "done"
+                    if record.status == "partial":
+                        result.partial += 1
+                        result.partials.append(record)
+                    result.frames += record.frames
+                bar.update(1)
+                bar.set_postfix(frames=result.frames, failed=result.failed)
     result.seconds = time.perf_counter() - start
     return result

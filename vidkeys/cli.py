@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
+import sys
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +20,13 @@ from typing import Annotated, Any
 
 import typer
 
-from vidkeys.errors import VidkeysError
+from vidkeys.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_PARTIAL,
+    VidkeysError,
+)
 from vidkeys.pipeline import PipelineConfig
 
 app = typer.Typer(
@@ -54,6 +62,9 @@ DeviceOpt = Annotated[
 ]
 
 
+_debug = bool(os.environ.get("VIDKEYS_DEBUG"))
+
+
 def _version(show: bool) -> None:
     if show:
         from vidkeys import __version__
@@ -70,21 +81,59 @@ def _options(
             "--version", callback=_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")
+    ] = False,
 ) -> None:
-    pass
+    global _debug
+    _debug = _debug or debug
 
 
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Report input problems as one line and a non-zero exit, never a traceback."""
+def user_errors(subject: object = None) -> Iterator[None]:
+    """Report problems as one line and a non-zero exit, never a traceback.
+
+    Input problems are :class:`VidkeysError`; anything else is unexpected and
+    becomes one line naming ``subject`` (the input) and pointing to --debug.
+    """
     try:
         yield
+    except typer.Exit:
+        raise
     except VidkeysError as exc:
+        if _debug:
+            raise
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:
+        # `vidkeys export-csv IN -o - | head`: the reader went away. Quietly,
+        # and with nothing left for Python to flush into the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
+    except Exception as exc:
+        if _debug:
+            raise
+        where = f"{subject}: " if subject is not None else ""
+        text = str(exc).strip().splitlines()
+        what = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+        typer.echo(
+            f"error: {where}unexpected {what} (a bug, or a fault vidkeys does not know; "
+            "rerun with --debug to see the traceback)",
+            err=True,
+        )
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _finish(summary: Any, quiet: bool) -> None:
+    """The summary line, and for a partial result its warning and exit code."""
+    if not quiet:
+        typer.echo(summary.line(), err=True)
+    if summary.partial:
+        typer.echo(summary.warning(), err=True)
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()
@@ -222,6 +271,11 @@ _PIPELINE_OPTIONS = [
     ),
     ("device", DeviceOpt, Device.auto),
     (
+        "debug",
+        Annotated[bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")],
+        False,
+    ),
+    (
         "model",
         Annotated[Path | None, typer.Option("--model", help="Weights file (default: shipped).")],
         None,
@@ -251,6 +305,8 @@ def pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
         from vidkeys.track import TrackerConfig
 
         o = {name: kwargs.pop(name) for name, _, _ in _PIPELINE_OPTIONS}
+        global _debug
+        _debug = _debug or o["debug"]
         config = PipelineConfig(
             detector=DetectorConfig(
                 o["scale_factor"], o["min_neighbors"], o["min_size"], o["detect_width"] or None
@@ -287,7 +343,7 @@ def annotate(
     quiet: Quiet = False,
 ) -> None:
     """Draw the keypoints of every face on a video (H.264 MP4, audio kept) or image."""
-    with user_errors():
+    with user_errors(source):
         from vidkeys.annotate import Annotator
         from vidkeys.jobs import annotate_file
 
@@ -295,8 +351,7 @@ def annotate(
         summary = annotate_file(
             source, output, csv, config, annotator, quiet=quiet, features=features
         )
-        if not quiet:
-            typer.echo(summary.line(), err=True)
+        _finish(summary, quiet)
 
 
 @app.command("export-csv")
@@ -315,12 +370,11 @@ def export_csv(
     quiet: Quiet = False,
 ) -> None:
     """Write keypoints and head pose of every face in every frame (OpenFace-style CSV)."""
-    with user_errors():
+    with user_errors(source):
         from vidkeys.jobs import export_file
 
         summary = export_file(source, output, _value(fmt), config, quiet=quiet, features=features)
-        if not quiet:
-            typer.echo(summary.line(), err=True)
+        _finish(summary, quiet)
 
 
 @app.command("filter")
@@ -345,7 +399,7 @@ def filter_(
     quiet: Quiet = False,
 ) -> None:
     """Put an overlay (sunglasses, moustache, hat, your PNG) on every face of a video or image."""
-    with user_errors():
+    with user_errors(source):
         from vidkeys.jobs import annotate_file
         from vidkeys.overlay import OverlayPainter, load_overlay
 
@@ -353,8 +407,7 @@ def filter_(
         summary = annotate_file(
             source, output, None, config, OverlayPainter(chosen), quiet=quiet, tag=chosen.name
         )
-        if not quiet:
-            typer.echo(summary.line(), err=True)
+        _finish(summary, quiet)
 
 
 @app.command()
@@ -397,12 +450,14 @@ def batch(
             features=features,
             quiet=quiet,
         )
-        for record in result.failures:
-            typer.echo(f"failed: {record.input}: {record.error}", err=True)
+        for kind, listed in (("partial", result.partials), ("failed", result.failures)):
+            for record in listed:  # the path once, then what happened
+                why = (record.error or "").removeprefix(f"{record.input}: ")
+                typer.echo(f"{kind}: {record.input}: {why}", err=True)
         if not quiet:
             typer.echo(result.line(outdir), err=True)
-        if result.failed:
-            raise typer.Exit(1)
+        if result.failed or result.partial:
+            raise typer.Exit(EXIT_ERROR if result.failed else EXIT_PARTIAL)
 
 
 def main() -> None:

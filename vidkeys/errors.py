@@ -1,4 +1,15 @@
-"""The one exception type the CLI turns into a single clear error line."""
+"""The one exception type the CLI turns into a single clear error line, and the exit codes."""
+
+#: Exit codes of every command (README, "Faults"): 0 done; 1 an error (one
+#: ``error:`` line); 2 a mistyped command line; 3 a partial result (a
+#: ``warning:`` line says how many frames of how many); 130 interrupted
+#: (Ctrl-C, or ``kill``: SIGTERM); 141 the reader of ``-o -`` went away.
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 
 class VidkeysError(Exception):

@@ -18,8 +18,8 @@ JSON lines carry one object per frame, faces or not.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import IO
@@ -30,7 +30,6 @@ from vidkeys.errors import VidkeysError
 from vidkeys.features import FEATURE_COLUMNS, face_features
 from vidkeys.predictor import N_POINTS
 from vidkeys.results import Faces, FrameResult
-from vidkeys.video import partial_path
 
 POSE_COLUMNS = ["pose_Tx", "pose_Ty", "pose_Tz", "pose_Rx", "pose_Ry", "pose_Rz"]
 COLUMNS = (
@@ -44,27 +43,34 @@ FORMATS = ("csv", "jsonl")
 
 
 class KeypointSink:
-    """Write results to a file (atomically, via a temporary name) or to stdout (``-``).
+    """Write results to exactly ``path`` or to stdout (``-``).
 
-    On stdout every frame is flushed as soon as it is done, so a consumer
-    downstream of a pipe sees rows live.
+    Callers writing a file pass a temporary name (see
+    :class:`vidkeys.atomic.AtomicOutputs`) and ``name``, the final one, for
+    messages. On stdout every frame is flushed as soon as it is done, so a
+    consumer downstream of a pipe sees rows live.
     """
 
-    def __init__(self, path: Path | str, fmt: str = "csv", features: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        fmt: str = "csv",
+        features: bool = False,
+        name: Path | str | None = None,
+    ) -> None:
         if fmt not in FORMATS:
             raise VidkeysError(f"unknown format {fmt!r}: use csv or jsonl")
         self.fmt = fmt
         self.features = features
         self.path = None if str(path) == "-" else Path(path)
-        self._tmp: Path | None = None
+        self.name = Path(name or path)
         if self.path is None:
             self._file: IO[str] = sys.stdout
         else:
-            self._tmp = partial_path(self.path)
             try:
-                self._file = self._tmp.open("w", newline="")
+                self._file = self.path.open("w", newline="")
             except OSError as exc:
-                raise VidkeysError(f"cannot write {self.path}: {exc.strerror}") from exc
+                raise VidkeysError(f"cannot write {self.name}: {exc.strerror}") from exc
         if fmt == "csv":
             header = COLUMNS + list(FEATURE_COLUMNS) if features else COLUMNS
             self._file.write(",".join(header) + "\n")
@@ -104,20 +110,18 @@ class KeypointSink:
             self._file.flush()
 
     def close(self) -> Path | None:
-        """Finish the file and move it into place; returns its path (None for stdout)."""
+        """Flush and close the file; returns its path (None for stdout)."""
+        self._file.flush()
         if self.path is None:
-            self._file.flush()
             return None
         self._file.close()
-        assert self._tmp is not None
-        os.replace(self._tmp, self.path)
         return self.path
 
     def abort(self) -> None:
-        """Drop the partial file."""
-        if self._tmp is not None:
-            self._file.close()
-            self._tmp.unlink(missing_ok=True)
+        """Close without finishing (the caller removes the file); never raises."""
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
 
 
 def _numbers(values: np.ndarray, digits: int) -> list[float | None]:

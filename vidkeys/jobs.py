@@ -1,22 +1,29 @@
 """Whole-file jobs: one input in, finished outputs out (used by the CLI and batch runs).
 
-Each job writes every output under a temporary name and renames it only when
-the whole input is done; on any error or interruption the partial files are
-removed, so an output that exists is an output that is complete.
+Each job writes every output under a temporary name and renames them all
+only when the whole input is done and every output closed without error (see
+:mod:`vidkeys.atomic`); on any error or interruption the partial files are
+removed, so an output that exists is an output that is complete. An input
+that is cut short or damaged gives a *partial* result: the frames that could
+be decoded, with ``Summary.partial`` set and :meth:`Summary.warning` saying
+how many of how many.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
 import numpy as np
 from tqdm import tqdm
 
 from vidkeys.annotate import Annotator
+from vidkeys.atomic import AtomicOutputs
 from vidkeys.errors import VidkeysError
 from vidkeys.export import KeypointSink
 from vidkeys.pipeline import PipelineConfig, VideoRun
@@ -35,6 +42,8 @@ class Summary:
     frames: int = 0
     faces: int = 0
     skipped: int = 0
+    #: Frames the source holds (declared by its container or seen in its time stamps).
+    expected: int | None = None
     seconds: float = 0.0
     outputs: list[Path] = field(default_factory=list)
     #: Seconds per stage (decode, detect, crop, cnn, track, pose, encode, csv).
@@ -45,11 +54,24 @@ class Summary:
         """Frames per second, end to end."""
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
+    @property
+    def partial(self) -> bool:
+        """True when frames of the source are missing from the outputs."""
+        return self.skipped > 0
+
+    def warning(self) -> str:
+        """The partial-result line: how many frames of how many made it."""
+        total = self.expected if self.expected is not None else self.frames + self.skipped
+        return (
+            f"warning: {self.input}: partial result, {self.frames} of {total} frames "
+            "(the file is cut short or damaged); the missing frames are gaps in `frame`"
+        )
+
     def line(self) -> str:
         """One line for the terminal: frames, faces, speed, where the output went."""
         text = f"{self.frames} frames, {self.faces} faces, {self.fps:.1f} fps"
         if self.skipped:
-            text += f", {self.skipped} frames failed to decode and were skipped"
+            text += f", {self.skipped} frames missing"
         where = ", ".join(str(p) for p in self.outputs) or "stdout"
         return f"{text} -> {where}"
 
@@ -57,7 +79,20 @@ class Summary:
 def _finish(summary: Summary, run: VideoRun, start: float) -> None:
     summary.seconds = time.perf_counter() - start
     summary.frames, summary.faces, summary.skipped = run.frames, run.faces, run.skipped
+    summary.expected = getattr(run.source, "expected", None)
     summary.stages = dict(run.stage_seconds)
+
+
+@contextmanager
+def writing(name: Path) -> Iterator[None]:
+    """Turn a failed write (disk full, read-only, gone) into one error naming the output."""
+    try:
+        yield
+    except (OSError, av.FFmpegError) as exc:
+        if isinstance(exc, BrokenPipeError) and str(name) == "-":
+            raise  # the reader of stdout went away: the CLI ends quietly
+        reason = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__
+        raise VidkeysError(f"cannot write {name}: {reason.splitlines()[0]}") from exc
 
 
 def default_output(source: Path, suffix: str, tag: str = "keypoints") -> Path:
@@ -115,45 +150,54 @@ def annotate_file(
         _check_output(source, csv)
     annotator = annotator or Annotator()
     summary = Summary(source)
-    sink = KeypointSink(csv, features=features) if csv is not None else None
-    writer = None
-    if not still:
-        info = run.info
-        writer = VideoWriter(
-            output,
-            info.width,
-            info.height,
-            info.fps,
-            audio_source=source if info.has_audio else None,
-        )
     start = time.perf_counter()
-    try:
-        with _progress(run, quiet) as bar:
-            for result in run:
-                assert result.image is not None
-                drawn = annotator(result.image, result.faces)
-                t0 = time.perf_counter()
-                if writer is not None:
-                    writer.write(drawn, result.timestamp)
-                else:
-                    write_image(output, drawn)
-                t1 = time.perf_counter()
-                run.stage_seconds["encode"] += t1 - t0
-                if sink is not None:
-                    sink.write(result)
-                    run.stage_seconds["csv"] += time.perf_counter() - t1
-                bar.update(1)
-        if writer is not None:
-            writer.close()
-        summary.outputs.append(output)
-        if sink is not None:
-            summary.outputs.append(sink.close())
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        if sink is not None:
-            sink.abort()
-        raise
+    with AtomicOutputs() as outs:
+        media_tmp = outs.add(output)
+        csv_tmp = outs.add(csv) if csv is not None else None
+        sink = writer = None
+        try:
+            if csv is not None:
+                sink = KeypointSink(csv_tmp, features=features, name=csv)
+            if not still:
+                info = run.info
+                writer = VideoWriter(
+                    media_tmp,
+                    info.width,
+                    info.height,
+                    info.fps,
+                    audio_source=source if info.has_audio else None,
+                    name=output,
+                )
+            with _progress(run, quiet) as bar:
+                for result in run:
+                    assert result.image is not None
+                    drawn = annotator(result.image, result.faces)
+                    t0 = time.perf_counter()
+                    with writing(output):
+                        if writer is not None:
+                            writer.write(drawn, result.timestamp)
+                        else:
+                            write_image(media_tmp, drawn, output.suffix)
+                    t1 = time.perf_counter()
+                    run.stage_seconds["encode"] += t1 - t0
+                    if sink is not None:
+                        with writing(sink.name):
+                            sink.write(result)
+                        run.stage_seconds["csv"] += time.perf_counter() - t1
+                    bar.update(1)
+            if writer is not None:
+                with writing(output):
+                    writer.close()
+            if sink is not None:
+                with writing(sink.name):
+                    sink.close()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            if sink is not None:
+                sink.abort()
+            raise
+        summary.outputs = outs.commit()  # all together, only once every file is closed
     _finish(summary, run, start)
     return summary
 
@@ -171,23 +215,28 @@ def export_file(
     run = VideoRun(source, config, keep_images=False)
     if output is None:
         output = default_output(source, "." + fmt)
-    if str(output) != "-":
+    stdout = str(output) == "-"
+    if not stdout:
         _check_output(source, Path(output))
     summary = Summary(source)
-    sink = KeypointSink(output, fmt, features)
     start = time.perf_counter()
-    try:
-        with _progress(run, quiet) as bar:
-            for result in run:
-                t0 = time.perf_counter()
-                sink.write(result)
-                run.stage_seconds["csv"] += time.perf_counter() - t0
-                bar.update(1)
-        path = sink.close()
-    except BaseException:
-        sink.abort()
-        raise
-    if path is not None:
-        summary.outputs.append(path)
+    with AtomicOutputs() as outs:
+        path = outs.add(output) if not stdout else "-"
+        sink = KeypointSink(path, fmt, features, name=output)
+        try:
+            with _progress(run, quiet) as bar:
+                for result in run:
+                    t0 = time.perf_counter()
+                    with writing(sink.name):
+                        sink.write(result)
+                    run.stage_seconds["csv"] += time.perf_counter() - t0
+                    bar.update(1)
+            with writing(sink.name):
+                sink.close()
+        except BaseException:
+            sink.abort()
+            raise
+        if not stdout:
+            summary.outputs = outs.commit()
     _finish(summary, run, start)
     return summary

@@ -25,7 +25,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vidkeys.crop import box_from_points, cut_faces, to_frame
@@ -110,7 +109,7 @@ class VideoRun:
                 if frame is None:
                     break
                 image = frame.image
-                gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+                gray = frame.gray  # the same grey on every path (video: the luma plane)
                 faces = self._faces(frame.index, frame.timestamp, gray, tracker)
                 self.frames += 1
                 self.faces += len(faces)

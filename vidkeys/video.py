@@ -8,7 +8,9 @@ and counted rather than ending the run.
 from __future__ import annotations
 
 import contextlib
-import os
+import errno
+import itertools
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,20 +34,27 @@ _MP4_AUDIO = frozenset({"aac", "mp3", "alac"})
 class Frame:
     """One decoded frame: its index in the source, time in seconds, pixels.
 
-    ``image`` is BGR ``(h, w, 3)``, or grayscale ``(h, w)`` from a source
-    opened with ``gray=True`` (the luma plane straight from the decoder,
-    skipping a colour conversion when no video is written).
+    ``index`` is the frame's place in the source (from its time stamp and the
+    stream's rate and start time, so frames that could not be decoded leave a
+    gap). ``gray`` is always there and made one way for a given source: the
+    decoder's luma plane for a video, ``cv2.cvtColor`` for images and arrays.
+    ``image`` is BGR ``(h, w, 3)``, or None from a source opened with
+    ``gray=True`` (no colour conversion when no video is written). Both are
+    upright: a phone video's display rotation is applied.
     """
 
     index: int
     timestamp: float
-    image: np.ndarray
+    gray: np.ndarray
+    image: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
 class SourceInfo:
     """What the source is: ``kind`` is ``video``, ``image``, ``folder`` or ``frames``
-    (arrays handed in by the caller); ``frames`` is None when unknown."""
+    (arrays handed in by the caller); ``frames`` is None when unknown.
+    ``width`` and ``height`` are those of the upright frames; ``rotation`` the
+    display rotation applied (degrees counter-clockwise, 0, 90, 180 or 270)."""
 
     path: Path
     kind: str
@@ -54,6 +63,7 @@ class SourceInfo:
     fps: float
     frames: int | None
     has_audio: bool
+    rotation: int = 0
 
 
 def is_image(path: Path) -> bool:
@@ -61,19 +71,32 @@ def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTS
 
 
+_ROTATE = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
+
+
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    code = _ROTATE.get(rotation)
+    return image if code is None else cv2.rotate(image, code)
+
+
 class FrameSource:
     """Iterate the frames of a video file, a still image or a folder of images.
 
     A still image is a one-frame video; a folder is its images in name order,
-    one frame each at the given ``fps``. ``skipped`` counts frames that could
-    not be decoded.
+    one frame each at the given ``fps``. After iterating, ``decoded`` counts
+    the frames yielded, ``expected`` the frames the source holds (as its
+    container declares them, or as the time stamps show), and ``skipped``
+    the difference: frames lost to decoding errors or to a file cut short.
     """
 
     def __init__(self, path: Path | str, gray: bool = False, folder_fps: float = 30.0) -> None:
         self.path = Path(path)
         self.gray = gray
-        self.skipped = 0
+        self.decoded = 0
+        self.expected: int | None = None
+        self._failed = 0  # packets or images that could not be decoded
         self._container: av.container.InputContainer | None = None
+        self._lock = threading.Lock()
         if not self.path.exists():
             raise VidkeysError(f"input not found: {self.path}")
         if self.path.is_dir():
@@ -91,27 +114,76 @@ class FrameSource:
             self._images = []
             self.info = self._open_video()
 
+    @property
+    def skipped(self) -> int:
+        """Frames of the source that were not yielded (known once iteration ends)."""
+        if self.expected is None:
+            return self._failed
+        return max(0, self.expected - self.decoded)
+
     def _open_video(self) -> SourceInfo:
         try:
             self._container = av.open(str(self.path))
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
-            raise VidkeysError(
-                f"{self.path}: not a video or image file ({_first_line(exc)})"
-            ) from exc
+            raise VidkeysError(f"{self.path}: {_open_error(self.path, exc)}") from exc
         if not self._container.streams.video:
-            self._container.close()
+            self.close()
             raise VidkeysError(f"{self.path}: no video stream in the file")
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"  # frame threads: decoding keeps up at 1080p
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+        self._rate = Fraction(rate)
         w, h = stream.codec_context.width, stream.codec_context.height
         if not w or not h:
+            self.close()
             raise VidkeysError(f"{self.path}: video stream has no frame size")
-        frames = stream.frames or None
-        if frames is None and stream.duration and stream.time_base:
-            frames = round(float(stream.duration * stream.time_base) * float(rate)) or None
+        self._exact = bool(stream.frames)
+        declared = stream.frames or None
+        if declared is None:
+            seconds = None
+            if stream.duration and stream.time_base:
+                seconds = float(stream.duration * stream.time_base)
+            elif self._container.duration:
+                seconds = self._container.duration / av.time_base
+            if seconds:
+                declared = round(seconds * float(rate)) or None
+        self._declared = declared
+        # Decode the first frame now: its display matrix gives the rotation
+        # (and a file with no decodable frame fails before any output exists).
+        self._av_frames = self._decode()
+        self._first = next(self._av_frames, None)
+        if self._first is None:
+            self.close()
+            raise VidkeysError(f"{self.path}: no frame could be decoded")
+        rotation = round(self._first.rotation or 0) % 360
+        rotation = rotation if rotation in _ROTATE else 0
+        if rotation in (90, 270):
+            w, h = h, w
         has_audio = bool(self._container.streams.audio)
-        return SourceInfo(self.path, "video", w, h, float(rate), frames, has_audio)
+        return SourceInfo(self.path, "video", w, h, float(rate), declared, has_audio, rotation)
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """The decoder's frames; undecodable packets are counted, a broken container ends it."""
+        assert self._container is not None
+        packets = self._container.demux(self._container.streams.video[0])
+        while True:
+            # The lock lets close() run from another thread (an error in the
+            # consumer while the decode thread is mid-packet) without a crash.
+            with self._lock:
+                if self._container is None:
+                    return
+                try:
+                    packet = next(packets)
+                except StopIteration:
+                    return
+                except (av.FFmpegError, OSError):  # a broken container: stop, keep what we have
+                    return
+                try:
+                    frames = packet.decode()
+                except (av.FFmpegError, OSError):
+                    self._failed += 1
+                    continue
+            yield from frames
 
     def _read_image(self, path: Path) -> np.ndarray:
         image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if self.gray else cv2.IMREAD_COLOR)
@@ -127,46 +199,72 @@ class FrameSource:
 
     def _iter_images(self) -> Iterator[Frame]:
         fps = self.info.fps or 1.0
+        self.expected = len(self._images)
         for i, path in enumerate(self._images):
             try:
                 image = self._read_image(path)
             except VidkeysError:
-                self.skipped += 1
+                self._failed += 1
                 continue
-            yield Frame(i, i / fps if self.info.kind == "folder" else 0.0, image)
+            self.decoded += 1
+            t = i / fps if self.info.kind == "folder" else 0.0
+            if image.ndim == 2:
+                yield Frame(i, t, image)
+            else:
+                yield Frame(i, t, cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), image)
 
     def _iter_video(self) -> Iterator[Frame]:
         assert self._container is not None
         stream = self._container.streams.video[0]
-        fps = self.info.fps
-        fmt = "gray" if self.gray else "bgr24"
-        index = 0
-        packets = self._container.demux(stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except av.FFmpegError:  # a broken container: stop here, keep what we have
-                self.skipped += 1
-                break
-            try:
-                frames = packet.decode()
-            except av.FFmpegError:
-                self.skipped += 1
-                continue
-            for frame in frames:
-                t = float(frame.pts * stream.time_base) if frame.pts is not None else index / fps
-                yield Frame(index, t, frame.to_ndarray(format=fmt))
-                index += 1
-        if index == 0:
-            raise VidkeysError(f"{self.path}: no frame could be decoded")
+        tb, rate, rotation = stream.time_base, self._rate, self.info.rotation
+        start = stream.start_time
+        prev, on_grid = -1, True
+        frames = self._av_frames
+        first, self._first = self._first, None
+        if first is not None:
+            frames = itertools.chain([first], frames)
+        for frame in frames:
+            failed_before = self._failed
+            if frame.pts is None or tb is None:
+                index = prev + 1
+                t = index / float(rate)
+            else:
+                if start is None:
+                    start = frame.pts
+                t = float(frame.pts * tb)
+                # The index on the stream's frame grid; a variable-rate stream
+                # (off the grid, or two frames on one slot) is counted instead.
+                slot = (frame.pts - start) * tb * rate
+                index = round(slot)
+                if on_grid and (abs(slot - index) > 0.25 or index <= prev):
+                    on_grid = False
+                if not on_grid:
+                    index = prev + 1 + (self._failed - failed_before)
+            prev = index
+            gray = _upright(frame.to_ndarray(format="gray"), rotation)
+            image = None if self.gray else _upright(frame.to_ndarray(format="bgr24"), rotation)
+            self.decoded += 1
+            yield Frame(index, t, gray, image)
+        self.expected = self._expected(prev + 1)
+
+    def _expected(self, last: int) -> int:
+        """Frames the source holds: declared by the container, or seen in its time stamps."""
+        seen = max(last, self.decoded + self._failed)
+        declared = self._declared
+        if declared is None:
+            return seen
+        if self._exact:  # a frame count from the index (MP4, AVI): the truth
+            return max(declared, self.decoded + self._failed)
+        # A count estimated from the duration: trust it only when clearly short.
+        return declared if declared - seen > max(1, declared // 50) else seen
 
     def close(self) -> None:
-        """Release the decoder."""
-        if self._container is not None:
-            self._container.close()
-            self._container = None
+        """Release the decoder (safe while another thread is decoding)."""
+        with self._lock:
+            if self._container is not None:
+                with contextlib.suppress(av.FFmpegError, OSError):
+                    self._container.close()
+                self._container = None
 
     def __enter__(self) -> FrameSource:
         return self
@@ -193,22 +291,22 @@ class ArraySource:
         h, w = first.shape[:2]
         self.info = SourceInfo(Path("<frames>"), "frames", w, h, fps, None, False)
 
-    def _convert(self, image: np.ndarray) -> np.ndarray:
+    def _frame(self, index: int, timestamp: float, image: np.ndarray) -> Frame:
         image = np.asarray(image, dtype=np.uint8)
-        if self.gray and image.ndim == 3:
-            return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        if not self.gray and image.ndim == 2:
-            return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        return image
+        if image.ndim == 2:
+            colour = None if self.gray else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+            return Frame(index, timestamp, image, colour)
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        return Frame(index, timestamp, gray, None if self.gray else image)
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
         if self._first is not None:
-            yield Frame(0, 0.0, self._convert(self._first))
+            yield self._frame(0, 0.0, self._first)
             self._first = None
             index = 1
         for image in self._frames:
-            yield Frame(index, index / self.info.fps, self._convert(image))
+            yield self._frame(index, index / self.info.fps, image)
             index += 1
 
     def close(self) -> None:
@@ -231,23 +329,39 @@ def open_source(
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
+    text = (getattr(exc, "strerror", None) or str(exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def partial_path(path: Path) -> Path:
-    """The temporary name an output is written under until it is complete."""
-    return path.with_name(f".{path.name}.part")
+def _open_error(path: Path, exc: BaseException) -> str:
+    """Why a file could not be opened as a video, in words (no errno numbers)."""
+    if isinstance(exc, (av.FFmpegError, UnicodeDecodeError)) or getattr(exc, "errno", None) in (
+        None,
+        errno.EINVAL,
+    ):
+        head = b""
+        with contextlib.suppress(OSError), open(path, "rb") as f:
+            head = f.read(12)
+        if head[4:8] == b"ftyp":
+            return (
+                "the file is cut short or damaged: its index (the MP4 'moov' box) is missing, "
+                "so no frame can be read"
+            )
+        return f"not a video or image file ({_first_line(exc)})"
+    return f"cannot read the file ({_first_line(exc)})"
 
 
 class VideoWriter:
     """H.264/MP4 writer that copies the source's audio alongside the frames.
 
-    Frames go to a hidden temporary file that becomes ``path`` only when
-    :meth:`close` succeeds, so an interrupted run never leaves a file that
-    looks finished. Audio packets are copied from the source in step with the
-    video (a second reader on the input), keeping memory constant.
+    Writes exactly ``path`` (callers pass a temporary name from
+    :class:`vidkeys.atomic.AtomicOutputs`). Frames keep their source times in
+    a fine time base (1/90000 s), so a variable-frame-rate source keeps its
+    timing. Audio packets are copied from the source in step with the video
+    (a second reader on the input), keeping memory constant.
     """
+
+    TIME_BASE = Fraction(1, 90000)
 
     def __init__(
         self,
@@ -257,18 +371,20 @@ class VideoWriter:
         fps: float,
         audio_source: Path | None = None,
         crf: int = 23,
+        name: Path | None = None,
     ) -> None:
         self.path = Path(path)
-        self._tmp = partial_path(self.path)
+        self.name = Path(name or path)  # for messages: the final name
         try:
-            self._out = av.open(str(self._tmp), "w", format="mp4")
+            self._out = av.open(str(self.path), "w", format="mp4")
         except (av.FFmpegError, OSError) as exc:
-            raise VidkeysError(f"cannot write {self.path}: {_first_line(exc)}") from exc
+            raise VidkeysError(f"cannot write {self.name}: {_first_line(exc)}") from exc
         rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(30)
-        self._rate = rate
         self._video = self._out.add_stream("libx264", rate=rate)
         self._video.width, self._video.height = width - width % 2, height - height % 2
         self._video.pix_fmt = "yuv420p"
+        self._video.codec_context.time_base = self.TIME_BASE
+        self._video.time_base = self.TIME_BASE
         self._video.options = {"crf": str(crf), "preset": "veryfast"}
         self._video.thread_type = "AUTO"
         self._last_pts = -1
@@ -333,40 +449,40 @@ class VideoWriter:
         """Encode one BGR frame shown at ``timestamp`` seconds."""
         h, w = self._video.height, self._video.width
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:h, :w]), format="bgr24")
-        pts = max(self._last_pts + 1, round(timestamp * self._rate))
+        pts = max(self._last_pts + 1, round(timestamp / self.TIME_BASE))
         frame.pts = pts
-        frame.time_base = Fraction(1) / self._rate
+        frame.time_base = self.TIME_BASE
         self._last_pts = pts
         self._out.mux(self._video.encode(frame))
         self._mux_audio_until(timestamp + 0.5)
 
     def close(self) -> Path:
-        """Flush, close and move the finished file into place."""
+        """Flush and close the file."""
         self._out.mux(self._video.encode())
         self._mux_audio_until(None)
         if self._audio is not None and self._transcode:
             self._out.mux(self._audio.encode())
         self._out.close()
-        if self._audio_in is not None:
-            self._audio_in.close()
-        os.replace(self._tmp, self.path)
+        self._close_audio()
         return self.path
 
-    def abort(self) -> None:
-        """Drop the partial output (after an error or interruption)."""
-        with contextlib.suppress(av.FFmpegError):
-            self._out.close()
+    def _close_audio(self) -> None:
         if self._audio_in is not None:
-            self._audio_in.close()
-        self._tmp.unlink(missing_ok=True)
+            with contextlib.suppress(av.FFmpegError, OSError):
+                self._audio_in.close()
+            self._audio_in = None
+
+    def abort(self) -> None:
+        """Close without finishing (the caller removes the file); never raises."""
+        with contextlib.suppress(av.FFmpegError, OSError, ValueError):
+            self._out.close()
+        self._close_audio()
 
 
-def write_image(path: Path, image: np.ndarray) -> Path:
-    """Write an image via a temporary name, so a failure leaves nothing behind."""
-    tmp = partial_path(path).with_suffix(path.suffix)
-    ok = cv2.imwrite(str(tmp), image)
+def write_image(path: Path, image: np.ndarray, ext: str) -> Path:
+    """Write an image in the format of ``ext`` (``.png``, ``.jpg``) to exactly ``path``."""
+    ok, data = cv2.imencode(ext, image)
     if not ok:
-        tmp.unlink(missing_ok=True)
-        raise VidkeysError(f"cannot write image {path}")
-    os.replace(tmp, path)
+        raise VidkeysError(f"cannot encode an image as {ext}")
+    path.write_bytes(data.tobytes())
     return path

@@ -1,0 +1,547 @@
+"""Fault injection: each test makes a fault itself and checks what vidkeys gives.
+
+Every fault must give either a true result or one clear error: the exit code
+(README, "Faults"), exactly one ``error:`` line and no traceback on stderr,
+and no file left behind that looks complete (and no ``.part`` litter).
+Inputs are made here with PyAV; a full disk is a small tmpfs (root) or a
+file-size limit; an unwritable folder is a read-only bind mount (root) or a
+folder without write permission.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from vidkeys.batch import LOCK, MANIFEST, read_manifest
+from vidkeys.cli import app
+from vidkeys.errors import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PARTIAL
+
+REPO = Path(__file__).resolve().parent.parent
+PHOTO = REPO / "samples" / "astronaut.png"
+SAMPLE = REPO / "samples" / "astronaut.mp4"
+runner = CliRunner()
+_PHOTO = cv2.resize(cv2.imread(str(PHOTO)), (240, 240))
+
+
+def _image(i: int) -> np.ndarray:
+    img = np.full((240, 320, 3), 50, np.uint8)
+    x = 20 + i % 60
+    img[:, x : x + 240] = _PHOTO[:, : min(240, 320 - x)]
+    return img
+
+
+def clip(
+    path: Path,
+    frames: int = 30,
+    codec: str = "libx264",
+    fmt: str | None = None,
+    options: dict[str, str] | None = None,
+    times: list[float] | None = None,
+    rotate: int = 0,
+) -> Path:
+    """A 320x240 clip of the astronaut drifting; ``times``: each frame's time (VFR);
+    ``rotate``: stored turned clockwise, with a display rotation that turns it back."""
+    with av.open(str(path), "w", format=fmt, options=options or {}) as out:
+        s = out.add_stream(codec, rate=30)
+        w, h = (240, 320) if rotate in (90, 270) else (320, 240)
+        s.width, s.height = w, h
+        s.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        s.gop_size = 10  # key frames often: a cut file still holds decodable frames
+        if rotate:
+            s.set_display_rotation(rotate)
+        tb = Fraction(1, 1000)
+        if times is not None:
+            s.codec_context.time_base = tb
+        for i in range(frames):
+            img = _image(i)
+            if rotate == 90:
+                img = cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)
+            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            if times is not None:
+                frame.pts, frame.time_base = round(times[i] * 1000), tb
+            out.mux(s.encode(frame))
+        out.mux(s.encode())
+    return path
+
+
+def run_cli(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """The real command, in its own process (exit codes, stderr, tracebacks as a user sees)."""
+    return subprocess.run(
+        [sys.executable, "-m", "vidkeys.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def one_error(stderr: str, *words: str) -> str:
+    """Exactly one ``error:`` line, no traceback; returns the line."""
+    assert "Traceback" not in stderr, stderr
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def no_litter(*folders: Path) -> None:
+    for folder in folders:
+        assert not list(folder.rglob(".*.part")), list(folder.rglob("*"))
+
+
+def rows(csv: Path) -> list[list[str]]:
+    return [ln.split(",") for ln in csv.read_text().splitlines()[1:]]
+
+
+# --- results that look complete and are not (items 1-5) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "options"),
+    [("front.mp4", "mp4", {"movflags": "faststart"}), ("cut.mkv", "matroska", None)],
+)
+def test_cut_short_is_a_partial_result(tmp_path: Path, name: str, fmt: str, options: dict) -> None:
+    full = clip(tmp_path / f"full-{name}", 60, fmt=fmt, options=options)
+    cut = tmp_path / name
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size * 45 // 100])
+    out = tmp_path / "cut.csv"
+    proc = run_cli(["export-csv", cut, "-o", out, "-q"])
+    assert proc.returncode == EXIT_PARTIAL, proc.stderr
+    assert "Traceback" not in proc.stderr and "error:" not in proc.stderr
+    (warning,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning:")]
+    got = len({r[0] for r in rows(out)})
+    assert f"{got} of 60 frames" in warning and 0 < got < 60
+    no_litter(tmp_path)
+
+
+def test_corrupt_mkv_mid_file_is_partial(tmp_path: Path) -> None:
+    mkv = clip(tmp_path / "bad.mkv", 60, fmt="matroska")
+    data = bytearray(mkv.read_bytes())
+    mid = len(data) // 2
+    data[mid : mid + 8000] = np.random.default_rng(0).integers(0, 256, 8000, np.uint8).tobytes()
+    mkv.write_bytes(bytes(data))
+    proc = run_cli(["export-csv", mkv, "-o", tmp_path / "bad.csv", "-q"])
+    assert proc.returncode == EXIT_PARTIAL, proc.stderr
+    assert "52 of 6" in proc.stderr and "Traceback" not in proc.stderr  # 60, or 61 estimated
+
+
+def test_frame_is_the_source_index_after_an_undecodable_frame(tmp_path: Path) -> None:
+    avi = clip(tmp_path / "mj.avi", 20, codec="mjpeg")
+    with av.open(str(avi)) as c:
+        packets = [(p.pos, p.size) for p in c.demux(video=0) if p.size]
+    data = bytearray(avi.read_bytes())
+    pos, size = packets[10]
+    data[pos : pos + size] = bytes(size)  # frame 10 can no longer be decoded
+    avi.write_bytes(bytes(data))
+    out = tmp_path / "mj.csv"
+    proc = run_cli(["export-csv", avi, "-o", out, "-q"])
+    assert proc.returncode == EXIT_PARTIAL and "19 of 20 frames" in proc.stderr, proc.stderr
+    table = rows(out)
+    frames = [int(r[0]) for r in table]
+    assert 10 not in frames and frames[-1] == 19  # a gap, not a shift
+    for r in table:  # each row's time is its own frame's
+        assert abs(float(r[2]) - int(r[0]) / 30) < 0.002
+
+
+def test_variable_frame_rate_keeps_source_times(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    times = np.cumsum(rng.uniform(0.02, 0.15, 40)).round(3).tolist()
+    src = clip(tmp_path / "vfr.mp4", 40, times=times)
+    out = tmp_path / "vfr.keypoints.mp4"
+    result = runner.invoke(app, ["annotate", str(src), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    with av.open(str(src)) as c:
+        source_times = [float(f.time) for f in c.decode(video=0)]
+    with av.open(str(out)) as c:
+        written = [float(f.time) for f in c.decode(video=0)]
+    assert len(written) == len(source_times) == 40
+    assert np.abs(np.array(written) - np.array(source_times)).max() < 0.002
+
+
+def test_one_file_named_twice(tmp_path: Path) -> None:
+    x = tmp_path / "X.mp4"
+    proc = run_cli(["annotate", SAMPLE, "-o", x, "--csv", x, "-q"])
+    assert proc.returncode == EXIT_ERROR
+    one_error(proc.stderr, "same file", str(x))
+    assert list(tmp_path.iterdir()) == []
+
+
+@contextlib.contextmanager
+def full_disk(folder: Path, free: int = 0) -> Iterator[Path]:
+    """A tmpfs mounted at ``folder`` with ``free`` bytes left (needs root)."""
+    folder.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a full disk needs root (mount a small tmpfs)")
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)])
+    if ok.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        with contextlib.suppress(OSError), (folder / "filler").open("wb") as f:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+        if free:
+            (folder / "filler").write_bytes(b"\0" * max(0, 256 * 1024 - free - 8192))
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)])
+
+
+def test_csv_failing_at_close_keeps_no_video(tmp_path: Path) -> None:
+    src = clip(tmp_path / "one.mp4", 1)  # one row: the CSV is written at close
+    full = tmp_path / "full"
+    with full_disk(full):
+        video = tmp_path / "one.keypoints.mp4"
+        proc = run_cli(["annotate", src, "-o", video, "--csv", full / "one.csv", "-q"])
+        assert proc.returncode == EXIT_ERROR
+        one_error(proc.stderr, "one.csv", "No space left on device")
+        assert not video.exists() and not (full / "one.csv").exists()
+        no_litter(tmp_path, full)
+
+
+def _file_size_limit(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.parametrize("command", ["export-csv", "annotate"])
+def test_disk_full_while_writing(tmp_path: Path, command: str) -> None:
+    src = clip(tmp_path / "c.mp4", 30)
+    out = tmp_path / ("c.csv" if command == "export-csv" else "c.out.mp4")
+    proc = run_cli([command, src, "-o", out, "-q"], preexec_fn=lambda: _file_size_limit(4096))
+    assert proc.returncode == EXIT_ERROR
+    one_error(proc.stderr, str(out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[Path]:
+    """``folder`` made unwritable: a read-only bind mount as root, else no write permission."""
+    folder.mkdir(exist_ok=True)
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o755)
+        return
+    if subprocess.run(["mount", "--bind", str(folder), str(folder)]).returncode != 0:
+        pytest.skip("cannot bind-mount here")
+    try:
+        if subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)]).returncode != 0:
+            pytest.skip("cannot remount read-only here")
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)])
+
+
+@pytest.mark.parametrize("command", ["annotate", "filter"])
+def test_unwritable_output_folder(tmp_path: Path, command: str) -> None:
+    extra = ["--overlay", "sunglasses"] if command == "filter" else []
+    with read_only(tmp_path / "ro") as ro:
+        proc = run_cli([command, SAMPLE, "-o", ro / "x.mp4", *extra, "-q"])
+        assert proc.returncode == EXIT_ERROR
+        one_error(proc.stderr, "cannot write", "x.mp4")
+        assert list(ro.iterdir()) == []
+
+
+def test_mp4_cut_before_its_index(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 2])
+    proc = run_cli(["export-csv", cut, "-q"])
+    assert proc.returncode == EXIT_ERROR
+    line = one_error(proc.stderr, "cut short or damaged")
+    assert "Errno" not in line
+    assert list(tmp_path.iterdir()) == [cut]
+
+
+def test_folder_of_tiny_images(tmp_path: Path) -> None:
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i}.png"), np.zeros((1, 1, 3), np.uint8))
+    proc = run_cli(["export-csv", folder, "-o", tmp_path / "t.csv", "-q"])
+    assert proc.returncode == 0, proc.stderr
+    assert rows(tmp_path / "t.csv") == []
+
+
+def test_broken_pipe_is_quiet(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        f"{sys.executable} -m vidkeys.cli export-csv {SAMPLE} -o - -q | head -2 >/dev/null;"
+        " echo ${PIPESTATUS[0]} >&2",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.stderr.strip() == str(EXIT_BROKEN_PIPE), proc.stderr
+
+
+def test_unexpected_error_is_one_line_and_debug_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vidkeys.cli as cli
+    import vidkeys.pose
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setattr("vidkeys.pipeline.head_pose", broken)
+    assert vidkeys.pose.head_pose is not broken
+    args = ["export-csv", str(SAMPLE), "-o", str(tmp_path / "x.csv"), "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == EXIT_ERROR and isinstance(result.exception, SystemExit)
+    one_error(result.stderr, str(SAMPLE), "RuntimeError: solver exploded", "--debug")
+    monkeypatch.setattr(cli, "_debug", False)
+    result = runner.invoke(app, [*args, "--debug"])
+    assert isinstance(result.exception, RuntimeError)  # the traceback is shown
+    monkeypatch.setattr(cli, "_debug", False)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- the same source on every path (issue 9) --------------------------------
+
+
+def _points(csv: Path) -> np.ndarray:
+    return np.array([[float(v) for v in r[11 : 11 + 136]] for r in rows(csv)])
+
+
+def test_annotate_and_export_give_the_same_points(tmp_path: Path) -> None:
+    src = clip(tmp_path / "c.mp4", 20)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert runner.invoke(app, ["annotate", str(src), "--csv", str(a), "-q"]).exit_code == 0
+    assert runner.invoke(app, ["export-csv", str(src), "-o", str(b), "-q"]).exit_code == 0
+    assert a.read_text() == b.read_text()
+
+
+def test_phone_video_is_processed_upright(tmp_path: Path) -> None:
+    upright = clip(tmp_path / "up.mp4", 20)
+    turned = clip(tmp_path / "turned.mp4", 20, rotate=90)
+    a, b = tmp_path / "up.csv", tmp_path / "turned.csv"
+    assert runner.invoke(app, ["export-csv", str(upright), "-o", str(a), "-q"]).exit_code == 0
+    out = tmp_path / "turned.keypoints.mp4"
+    result = runner.invoke(app, ["annotate", str(turned), "-o", str(out), "--csv", str(b), "-q"])
+    assert result.exit_code == 0, result.output
+    pa, pb = _points(a), _points(b)
+    assert len(pa) == len(pb) == 20
+    assert np.abs(pa - pb).max() < 4.0  # pixels of the upright frame
+    with av.open(str(out)) as c:
+        s = c.streams.video[0]
+        assert (s.codec_context.width, s.codec_context.height) == (320, 240)
+
+
+# --- batch under faults (items 7-13) ----------------------------------------
+
+
+@pytest.fixture
+def videos(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k in range(3):
+        clip(folder / f"v{k}.mp4", 10)
+    return folder
+
+
+def _manifest(out: Path) -> dict[str, str]:
+    return {Path(k).name: r.status for k, r in read_manifest(out).items()}
+
+
+def test_batch_output_inside_its_inputs(videos: Path) -> None:
+    first = run_cli(["batch", videos, "-o", videos, "--csv-only", "--workers", "1", "-q"])
+    assert first.returncode == 0, first.stderr
+    assert _manifest(videos) == {f"v{k}.mp4": "done" for k in range(3)}
+    again = run_cli(["batch", videos, "-o", videos, "--csv-only", "--workers", "1", "-q"])
+    assert again.returncode == 0
+    assert _manifest(videos) == {f"v{k}.mp4": "skipped" for k in range(3)}  # no output as input
+
+
+def test_batch_rerun_with_other_options_redoes(videos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    base = ["batch", videos / "v0.mp4", "-o", out, "--csv-only", "-q"]
+    assert run_cli(base).returncode == 0
+    assert run_cli([*base, "--features"]).returncode == 0
+    assert _manifest(out) == {"v0.mp4": "done"}
+    assert (out / "v0.keypoints.csv").read_text().splitlines()[0].endswith(",iod")
+    assert run_cli([*base, "--features"]).returncode == 0
+    assert _manifest(out) == {"v0.mp4": "skipped"}
+
+
+def test_one_batch_per_output_folder(videos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["batch", videos / "v0.mp4", "-o", out, "--csv-only", "-q"]
+    with (out / LOCK).open("w") as held:  # another batch is running
+        fcntl.flock(held, fcntl.LOCK_EX)
+        busy = run_cli(args)
+        assert busy.returncode == EXIT_ERROR
+        one_error(busy.stderr, "another vidkeys batch", str(out))
+    assert run_cli(args).returncode == 0  # a lock whose holder is gone holds nothing
+
+
+def test_garbled_manifest_and_read_only_outdir(videos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MANIFEST).write_bytes(b'\xff\xfe{"input": 1}\n\x80garbage\n')
+    args = ["batch", videos / "v0.mp4", "-o", out, "--csv-only", "-q"]
+    assert run_cli(args).returncode == 0
+    with read_only(tmp_path / "ro") as ro:
+        proc = run_cli(["batch", videos / "v0.mp4", "-o", ro, "--csv-only", "-q"])
+        assert proc.returncode == EXIT_ERROR
+        one_error(proc.stderr, str(ro))
+
+
+def test_batch_lists_partial_and_failed_once(videos: Path, tmp_path: Path) -> None:
+    full = clip(tmp_path / "full.mp4", 60, options={"movflags": "faststart"})
+    (videos / "cut.mp4").write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    (videos / "junk.mp4").write_bytes(b"junk" * 100)
+    out = tmp_path / "out"
+    proc = run_cli(["batch", videos, "-o", out, "--csv-only", "--workers", "1", "-q"])
+    assert proc.returncode == EXIT_ERROR, proc.stderr
+    status = _manifest(out)
+    assert status["cut.mp4"] == "partial" and status["junk.mp4"] == "failed"
+    assert status["v0.mp4"] == "done"
+    failed = [ln for ln in proc.stderr.splitlines() if ln.startswith("failed:")]
+    assert len(failed) == 1 and failed[0].count("junk.mp4") == 1, proc.stderr
+    assert any(
+        ln.startswith("partial:") and "of 60 frames" in ln for ln in proc.stderr.splitlines()
+    )
+    (videos / "junk.mp4").unlink()
+    assert run_cli(["batch", videos, "-o", out, "--csv-only", "-q"]).returncode == EXIT_PARTIAL
+
+
+def test_batch_name_collision_names_both(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    clip(a / "x.mp4", 2), clip(b / "x.mp4", 2)
+    proc = run_cli(["batch", a / "x.mp4", b / "x.mp4", "-o", tmp_path / "out", "-q"])
+    assert proc.returncode == EXIT_ERROR
+    one_error(proc.stderr, str(a / "x.mp4"), str(b / "x.mp4"))
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(entry.name))
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _all_gone(pids: list[int], seconds: float = 20) -> bool:
+    deadline = time.time() + seconds
+    while time.time() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.1)
+    return not any(_alive(p) for p in pids)
+
+
+def _start_batch(videos: Path, out: Path, workers: int) -> tuple[subprocess.Popen, list[int]]:
+    cmd = [sys.executable, "-m", "vidkeys.cli", "batch", str(videos), "-o", str(out)]
+    cmd += ["--workers", str(workers), "-q"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # until a worker is writing
+        if list(out.rglob(".*.part")):
+            break
+        time.sleep(0.05)
+    return proc, _children(proc.pid)
+
+
+@pytest.fixture
+def long_videos(tmp_path: Path) -> Path:
+    folder = tmp_path / "long"
+    folder.mkdir()
+    for k in range(3):
+        clip(folder / f"L{k}.mp4", 150)
+    return folder
+
+
+def test_workers_die_with_the_driver(long_videos: Path, tmp_path: Path) -> None:
+    proc, kids = _start_batch(long_videos, tmp_path / "out", 2)
+    try:
+        assert kids
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert _all_gone(kids), "orphan workers"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_dead_worker_fails_only_its_input(long_videos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc, kids = _start_batch(long_videos, out, 1)
+    victim = [k for k in kids if _alive(k)]
+    assert victim
+    # the resource tracker of multiprocessing is a child too: kill the busiest one
+    victim.sort(
+        key=lambda p: -int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[11])
+    )
+    os.kill(victim[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == EXIT_ERROR, err
+    status = _manifest(out)
+    assert sorted(status.values()) == ["done", "done", "failed"], status
+    assert "worker process died" in err and "Traceback" not in err
+    no_litter(out)
+    assert run_cli(["batch", long_videos, "-o", out, "-q"]).returncode == 0  # retried
+
+
+def test_ctrl_c_stops_promptly(long_videos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc, _ = _start_batch(long_videos, out, 1)
+    t0 = time.time()
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+    _, err = proc.communicate(timeout=60)
+    assert time.time() - t0 < 15
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "Traceback" not in err
+    no_litter(out)
+    done = {Path(k).stem for k, r in read_manifest(out).items() if r.status == "done"}
+    for media in out.glob("*.keypoints.*"):  # nothing written without its manifest line
+        assert media.name.split(".")[0] in done
+
+
+def test_plain_kill_of_the_driver(long_videos: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc, kids = _start_batch(long_videos, out, 1)
+    os.kill(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == EXIT_INTERRUPTED and "Traceback" not in err
+    assert _all_gone(kids)
+    no_litter(out)
+
+
+def test_empty_weights_file(tmp_path: Path) -> None:
+    empty = tmp_path / "w.pt"
+    empty.write_bytes(b"")
+    proc = run_cli(["export-csv", SAMPLE, "--model", empty, "-o", tmp_path / "x.csv", "-q"])
+    assert proc.returncode == EXIT_ERROR
+    one_error(proc.stderr, "w.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pt"]
