@@ -545,3 +545,57 @@ def test_empty_weights_file(tmp_path: Path) -> None:
     assert proc.returncode == EXIT_ERROR
     one_error(proc.stderr, "w.pt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pt"]
+
+
+# --- vidkeys train (item 6 and the listed tracebacks) ------------------------
+
+
+def _train(data: tuple[Path, Path, np.ndarray], out: Path, *extra: str) -> object:
+    csv, images, _ = data
+    args = ["train", "--csv", str(csv), "--images", str(images), "--out", str(out)]
+    return runner.invoke(app, [*args, "--epochs", "1", "--batch-size", "4", "--quiet", *extra])
+
+
+def _one_error_result(result: object, *words: str) -> None:
+    assert result.exit_code == EXIT_ERROR, result.output  # type: ignore[attr-defined]
+    assert isinstance(result.exception, SystemExit)  # type: ignore[attr-defined]
+    one_error(result.stderr, *words)  # type: ignore[attr-defined]
+
+
+def test_train_that_diverges_writes_nothing(tiny_dataset: tuple, tmp_path: Path) -> None:
+    out = tmp_path / "w.pt"
+    _one_error_result(_train(tiny_dataset, out, "--lr", "1e12"), "diverged", "--lr")
+    assert not out.exists()
+
+
+def test_train_with_fewer_images_than_a_batch(tiny_dataset: tuple, tmp_path: Path) -> None:
+    out = tmp_path / "w.pt"
+    result = _train(tiny_dataset, out, "--batch-size", "64")
+    _one_error_result(result, "fewer than one batch", "--batch-size")
+    assert not out.exists()
+
+
+def test_train_out_is_a_folder_or_unwritable(tiny_dataset: tuple, tmp_path: Path) -> None:
+    _one_error_result(_train(tiny_dataset, tmp_path), "is a folder")
+    with read_only(tmp_path / "ro") as ro:
+        _one_error_result(_train(tiny_dataset, ro / "w.pt"), "cannot write", "w.pt")
+
+
+def test_train_resume_from_a_corrupt_checkpoint(tiny_dataset: tuple, tmp_path: Path) -> None:
+    out = tmp_path / "w.pt"
+    (tmp_path / "w.pt.ckpt").write_bytes(b"\x00garbage" * 50)
+    _one_error_result(_train(tiny_dataset, out, "--resume"), "cannot resume", "w.pt.ckpt")
+
+
+def test_corrupt_haar_cache_is_rebuilt(tiny_dataset: tuple) -> None:
+    csv, images, _ = tiny_dataset
+    args = ["eval", "--csv", str(csv), "--images", str(images), "--json"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    cache = list(Path(os.environ["XDG_CACHE_HOME"]).rglob("haar-*.npy"))
+    assert cache
+    for path in cache:
+        path.write_bytes(b"\x93NUMPY garbage")
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert again.stdout == first.stdout

@@ -179,8 +179,12 @@ def cached_haar_boxes(
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidkeys"
     path = cache / f"haar-{key.hexdigest()[:20]}.npy"
     if path.is_file():
-        arr = np.load(path)
-        return [None if np.isnan(row[0]) else row for row in arr]
+        try:
+            arr = np.load(path)
+            if arr.ndim == 2 and arr.shape == (len(images), 4):
+                return [None if np.isnan(row[0]) else row for row in arr]
+        except (OSError, ValueError, EOFError):
+            pass  # a damaged cache file: detect again and rewrite it
     boxes = haar_boxes(images, samples)
     arr = np.array([b if b is not None else np.full(4, np.nan) for b in boxes])
     try:

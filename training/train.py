@@ -6,6 +6,7 @@ The best epoch by validation NME (held-out people, Haar boxes) is written to
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -99,6 +100,19 @@ def predict_boxes(model, images, boxes, device, batch_size: int = 256) -> np.nda
     return np.concatenate(out)
 
 
+def _check_writable(out: Path) -> None:
+    """--out must be a file name in a folder we can write to."""
+    if out.is_dir():
+        raise VidkeysError(f"--out {out} is a folder; give a weights file name (.pt)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.with_name(f".{out.name}.probe")
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise VidkeysError(f"cannot write {out}: {exc.strerror or exc}") from exc
+
+
 def train(
     csv_path: Path,
     images_dir: Path,
@@ -119,6 +133,7 @@ def train(
     """
     out = Path(out)
     ckpt_path = out.with_name(out.name + ".ckpt")
+    _check_writable(out)  # before the data and the first epoch, not after
     aug = aug or AugmentConfig()
     dev = torch.device(resolve_device(device))
     torch.manual_seed(cfg.seed)
@@ -129,6 +144,11 @@ def train(
     train_idx, val_idx = split_people(samples)
     if not train_idx:
         raise VidkeysError(f"{csv_path}: no training images left after the split")
+    if len(train_idx) < cfg.batch_size:
+        raise VidkeysError(
+            f"{csv_path}: {len(train_idx)} training images, fewer than one batch of "
+            f"{cfg.batch_size}; give more images or a smaller --batch-size"
+        )
     if not val_idx:  # a data set of one person: validate on what we train on
         val_idx = train_idx
 
@@ -152,11 +172,18 @@ def train(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
     start_epoch, best, history = 0, float("inf"), []
     if resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location=dev, weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        sched.load_state_dict(state["sched"])
-        start_epoch, best, history = state["epoch"], state["best"], state["history"]
+        try:
+            state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["opt"])
+            sched.load_state_dict(state["sched"])
+            start_epoch, best, history = state["epoch"], state["best"], state["history"]
+        except Exception as exc:  # torch raises many types for a damaged file
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise VidkeysError(
+                f"cannot resume from {ckpt_path}: not a checkpoint of this model ({why}); "
+                "delete it to start over"
+            ) from exc
         if not quiet:
             print(f"resumed from {ckpt_path} at epoch {start_epoch}", file=sys.stderr)
 
@@ -211,24 +238,40 @@ def train(
         history.append(record)
         if not quiet:
             print(json.dumps(record), file=sys.stderr, flush=True)
+        if not (math.isfinite(record["loss"]) and math.isfinite(record["val_nme"])):
+            kept = f"; the best weights so far are in {out}" if math.isfinite(best) else ""
+            raise VidkeysError(
+                f"training diverged at epoch {epoch + 1} (loss {record['loss']}, validation "
+                f"NME {record['val_nme']}): try a smaller --lr than {cfg.lr}{kept}"
+            )
         if record["val_nme"] < best:
             best = record["val_nme"]
-            save_model(
-                model, out, {**meta_base, "epoch": epoch + 1, "val_nme": best, "history": history}
-            )
+            try:
+                save_model(
+                    model,
+                    out,
+                    {**meta_base, "epoch": epoch + 1, "val_nme": best, "history": history},
+                )
+            except OSError as exc:
+                raise VidkeysError(f"cannot write {out}: {exc.strerror or exc}") from exc
         tmp = ckpt_path.with_name(ckpt_path.name + ".part")
-        torch.save(
-            {
-                "model": model.state_dict(),
-                "opt": opt.state_dict(),
-                "sched": sched.state_dict(),
-                "epoch": epoch + 1,
-                "best": best,
-                "history": history,
-            },
-            tmp,
-        )
-        os.replace(tmp, ckpt_path)
+        try:
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "opt": opt.state_dict(),
+                    "sched": sched.state_dict(),
+                    "epoch": epoch + 1,
+                    "best": best,
+                    "history": history,
+                },
+                tmp,
+            )
+            os.replace(tmp, ckpt_path)
+        except (OSError, RuntimeError) as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise VidkeysError(f"cannot write {ckpt_path}: {exc}".splitlines()[0]) from exc
     return {
         "best_val_nme": best,
         "epochs": cfg.epochs,
