@@ -599,3 +599,11 @@ def test_corrupt_haar_cache_is_rebuilt(tiny_dataset: tuple) -> None:
     again = runner.invoke(app, args)
     assert again.exit_code == 0, again.output
     assert again.stdout == first.stdout
+
+
+def test_collapsed_points_give_nan_pose_not_an_assertion() -> None:
+    from vidkeys.pose import head_pose
+
+    collapsed = np.stack([np.zeros((68, 2)), np.full((68, 2), np.nan), np.full((68, 2), 50.0)])
+    rotation, translation = head_pose(collapsed, 320, 240)
+    assert np.isnan(rotation).all() and np.isnan(translation).all()

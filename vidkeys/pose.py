@@ -150,9 +150,13 @@ def head_pose(
     rotation = np.full((n, 3), np.nan)
     translation = np.full((n, 3), np.nan)
     for i in range(n):
-        ok, rvec, tvec = cv2.solvePnP(
-            FACE_3D, np.asarray(points[i], np.float64), k, None, flags=cv2.SOLVEPNP_SQPNP
-        )
+        pts = np.asarray(points[i], np.float64)
+        if not np.isfinite(pts).all() or np.ptp(pts, axis=0).min() < 1e-6:
+            continue  # degenerate points (a collapsed model): no pose, NaN as promised
+        try:
+            ok, rvec, tvec = cv2.solvePnP(FACE_3D, pts, k, None, flags=cv2.SOLVEPNP_SQPNP)
+        except cv2.error:
+            continue
         if ok:
             rotation[i] = matrix_to_euler(cv2.Rodrigues(rvec)[0])
             translation[i] = tvec.ravel()
