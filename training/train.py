@@ -15,12 +15,17 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from vidkeys.errors import VidkeysError
+
+try:
+    import torch
+except ModuleNotFoundError as exc:  # the base install: ONNX Runtime only
+    raise VidkeysError("vidkeys train needs PyTorch: pip install 'vidkeys[train]'") from exc
+
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from vidkeys.crop import box_from_points, cut_faces, to_frame
-from vidkeys.errors import VidkeysError
 from vidkeys.network import KeypointNet, ModelConfig, load_model, save_model
 from vidkeys.predictor import resolve_device
 from vidkeys.training.augment import AugmentConfig, training_crop

@@ -25,11 +25,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import nn
-
 from vidkeys.errors import VidkeysError
 from vidkeys.predictor import N_POINTS, default_weights, file_sha256, onnx_path
+
+try:
+    import torch
+    from torch import nn
+except ModuleNotFoundError as exc:  # the base install: ONNX Runtime only
+    raise VidkeysError(
+        "PyTorch is not installed (training, --device cuda and ONNX export need it): "
+        "pip install 'vidkeys[train]'"
+    ) from exc
 
 #: ONNX opset of the exported graph (ONNX Runtime 1.17 and later run it).
 OPSET = 17
