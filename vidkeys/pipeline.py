@@ -7,13 +7,22 @@
         for face_id, pts in zip(result.faces.face_id, result.faces.points):
             ...  # pts: (68, 2) pixel coordinates
 
-Haar detection is the expensive stage, so it runs every ``detect_every``
-frames (and on any frame after a face was lost); in between, each face is
-cropped from where its points were in the previous frame. While faces are
-being followed, a search runs in a background thread on the other core and
-its boxes join the tracker a fixed :data:`DETECT_LAG` frames later: fixed,
-not "when ready", so a run's output never depends on the machine's timing.
-With nothing to follow, the search runs at once on the current frame.
+A face search (:class:`~vidkeys.detect.FaceSearch`: frontal and profile
+Haar cascades, and small faces in full-resolution tiles) is the expensive
+stage, so it is cut into slices of about equal cost. While faces are being
+followed (each cropped from where its points were in the previous frame),
+one slice runs per ``detect_every`` frames in a background thread on the other
+core and its boxes join the tracker on the next frame: a fixed lag, not "when
+ready", so a run's output never depends on the machine's timing. With no
+face followed, the frontal slice and the next slice run at once on every
+frame, so a face is picked up in the frame it appears. At a scene cut
+(:mod:`vidkeys.cuts`) every track ends and the whole search runs on the
+cut's first frame.
+
+A new face's first crop comes from a detector box, whose framing differs
+from the points' box every later frame is cropped from; its points are
+therefore predicted twice, the second time from the first points' box, so
+they are right from the first frame.
 """
 
 from __future__ import annotations
@@ -28,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from vidkeys.crop import box_from_points, cut_faces, to_frame
-from vidkeys.detect import DetectorConfig, HaarDetector
+from vidkeys.cuts import CutConfig, SceneCuts
+from vidkeys.detect import DetectorConfig, FaceSearch
 from vidkeys.errors import VidkeysError
 from vidkeys.pose import head_pose
 from vidkeys.predictor import KeypointPredictor, shared_predictor
@@ -37,11 +47,6 @@ from vidkeys.results import Faces, FrameResult
 from vidkeys.track import Tracker, TrackerConfig
 from vidkeys.video import SourceInfo, open_source
 
-#: Frames between starting a background Haar search and using its boxes
-#: (at most ``detect_every - 1``; ``detect_every=1`` searches every frame in
-#: step). New faces therefore appear up to this many frames later.
-DETECT_LAG = 4
-
 
 @dataclass
 class PipelineConfig:
@@ -49,7 +54,9 @@ class PipelineConfig:
 
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    detect_every: int = 10
+    cuts: CutConfig = field(default_factory=CutConfig)
+    #: Frames between two background search slices while faces are followed.
+    detect_every: int = 1
     batch_size: int = 64
     device: str = "auto"
     weights: Path | None = None
@@ -82,7 +89,7 @@ class VideoRun:
         self.predictor = predictor or shared_predictor(
             self.config.weights, self.config.device, self.config.cnn_threads
         )
-        self.detector = HaarDetector(self.config.detector)
+        self.search = FaceSearch(self.config.detector)
         self.source = open_source(source, gray=not keep_images)
         self.info: SourceInfo = self.source.info
         self.stage_seconds: dict[str, float] = defaultdict(float)
@@ -99,7 +106,9 @@ class VideoRun:
         clock = self.stage_seconds
         with self.source, ThreadPoolExecutor(1, thread_name_prefix="vidkeys-detect") as pool:
             self._pool = pool
-            self._search: tuple[int, Future[np.ndarray]] | None = None
+            self._search: Future[np.ndarray] | None = None
+            self._slice = 0  # the next slice of the search plan
+            self._cuts = SceneCuts(self.config.cuts)
             frames = prefetch(self.source)
             while True:
                 t0 = time.perf_counter()
@@ -120,25 +129,22 @@ class VideoRun:
     def _faces(self, index: int, timestamp: float, gray: np.ndarray, tracker: Tracker) -> Faces:
         clock = self.stage_seconds
         t0 = time.perf_counter()
+        cut = self._cuts(gray)
+        if cut:
+            tracker.end_all()
         followed = tracker.live()
-        # Every N frames, and right after a face was lost. A scene without
-        # faces is not searched on every frame: new faces wait at most N-1.
-        due = self.frames % self.config.detect_every == 0 or tracker.any_lost()
-        detections = self._detect(gray, due, bool(followed))
-        if detections is not None:
-            new, revived = tracker.new_boxes(detections)
-        else:
-            new, revived = np.zeros((0, 4)), []
+        detections = self._detect(gray, cut or self.frames == 0, bool(followed))
+        new, revived = tracker.new_boxes(detections)
         t1 = time.perf_counter()
         clock["detect"] += t1 - t0
         boxes = [t.box for t in followed] + list(new)
-        crops, mats = cut_faces([gray] * len(boxes), boxes, self.predictor.crop_size)
-        t2 = time.perf_counter()
-        clock["crop"] += t2 - t1
-        points, conf = self.predictor(crops, self.config.batch_size)
-        points = to_frame(points.astype(np.float64), mats)
+        points, conf = self._keypoints(gray, boxes)
+        if len(new):
+            # Settle new faces: predict again from their points' own box.
+            k = len(followed)
+            points[k:], conf[k:] = self._keypoints(gray, [box_from_points(p) for p in points[k:]])
         t3 = time.perf_counter()
-        clock["cnn"] += t3 - t2
+        clock["cnn"] += t3 - t1
         found = tracker.update(index, timestamp, followed, revived, points, conf)
         if not found:
             clock["track"] += time.perf_counter() - t3
@@ -157,20 +163,32 @@ class VideoRun:
             translation,
         )
 
-    def _detect(self, gray: np.ndarray, due: bool, following: bool) -> np.ndarray | None:
-        """Boxes to hand the tracker on this frame, if any (see the module notes)."""
-        lag = min(DETECT_LAG, self.config.detect_every - 1)
-        if not following or lag == 0:
-            if self._search is not None:  # one cascade object: never two searches at once
-                self._search[1].result()
-                self._search = None
-            return self.detector(gray) if due else None
-        boxes = None
-        if self._search is not None and self._search[0] + lag <= self.frames:
-            boxes = self._search[1].result()
-            self._search = None
-        if due and self._search is None:
-            self._search = (self.frames, self._pool.submit(self.detector, gray))
+    def _keypoints(
+        self, gray: np.ndarray, boxes: list[np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Points (frame pixels) and face scores of the crops of ``boxes``, in one batch."""
+        crops, mats = cut_faces([gray] * len(boxes), boxes, self.predictor.crop_size)
+        points, conf = self.predictor(crops, self.config.batch_size)
+        return to_frame(points.astype(np.float64), mats), conf
+
+    def _detect(self, gray: np.ndarray, whole: bool, following: bool) -> np.ndarray:
+        """Boxes to hand the tracker on this frame (see the module notes).
+
+        ``whole``: search the whole frame now (first frame, scene cut).
+        """
+        pending, self._search = self._search, None
+        boxes = pending.result() if pending is not None else np.zeros((0, 4))
+        plan = self.search.plan(gray.shape[1], gray.shape[0])
+        if whole:
+            return self.search(gray)
+        if not following:
+            jobs = [plan[0], plan[self._slice]]
+            self._slice = (self._slice + 1) % len(plan)
+            return np.concatenate([boxes, self.search(gray, jobs)])
+        if self.frames % self.config.detect_every == 0:
+            job = plan[self._slice]
+            self._slice = (self._slice + 1) % len(plan)
+            self._search = self._pool.submit(self.search, gray, [job])
         return boxes
 
 

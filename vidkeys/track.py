@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vidkeys.crop import box_from_points
+from vidkeys.detect import SAME_FACE, overlap
 from vidkeys.smooth import OneEuroFilter
 
 
@@ -73,7 +74,6 @@ class TrackerConfig:
     max_gap: int = 15
     min_hits: int = 3
     match_iou: float = 0.3
-    duplicate_iou: float = 0.5
     smooth: bool = True
     # One Euro settings, picked on the sample clip (motion) and a still noisy
     # clip (jitter): see README "Smoothing".
@@ -93,9 +93,9 @@ class Tracker:
         """Tracks seen in the previous frame: their points give this frame's crops."""
         return [t for t in self.tracks if t.misses == 0]
 
-    def any_lost(self) -> bool:
-        """True when some track missed its face last frame (time to detect again)."""
-        return any(t.misses > 0 for t in self.tracks)
+    def end_all(self) -> None:
+        """End every track (a scene cut): whoever is there next gets a new id."""
+        self.tracks = []
 
     def new_boxes(self, detections: np.ndarray) -> tuple[np.ndarray, list[Track | None]]:
         """Split detections: those that belong to a live track are dropped.
@@ -105,8 +105,12 @@ class Tracker:
         """
         live = self.live()
         if len(detections) and live:
-            overlap = iou(detections, np.stack([t.box for t in live]))
-            detections = detections[overlap.max(axis=1) < self.config.match_iou]
+            # A box on a followed face, or inside it (a false "face" on an eye).
+            boxes = np.stack([t.box for t in live])
+            same = (iou(detections, boxes) >= self.config.match_iou) | (
+                overlap(detections, boxes) >= SAME_FACE
+            )
+            detections = detections[~same.any(axis=1)]
         lost = [t for t in self.tracks if t.misses > 0]
         revive: list[Track | None] = []
         taken: set[int] = set()
@@ -184,15 +188,18 @@ class Tracker:
             track.smoothed = track.filter(pts, t, float(track.box[2]))
 
     def _drop_duplicates(self, found: list[Track]) -> list[Track]:
-        """Two tracks that converged on one face: keep the older id."""
+        """Tracks on one face: two that converged (keep the older id), or a
+        small one inside a face (keep the face: 1.5 times wider or more)."""
         keep: list[Track] = []
         for t in sorted(found, key=lambda t: t.face_id):
-            if (
-                keep
-                and iou(t.box[None], np.stack([k.box for k in keep])).max()
-                > self.config.duplicate_iou
-            ):
+            hits = [k for k in keep if overlap(t.box, k.box)[0, 0] >= SAME_FACE]
+            if not hits:
+                keep.append(t)
+            elif all(t.box[2] > 1.5 * k.box[2] for k in hits):
+                for k in hits:
+                    keep.remove(k)
+                    self.tracks.remove(k)
+                keep.append(t)
+            else:
                 self.tracks.remove(t)
-                continue
-            keep.append(t)
         return keep

@@ -1,0 +1,110 @@
+"""Recall, precision, new-face latency and identity switches on real clips with truth.
+
+    python benchmarks/bench_recall.py [--videos DIR] [--only NAME ...] [--repeat N]
+        [-- EXTRA CLI OPTIONS, e.g. --detect-every 1]
+
+Runs the whole command ``vidkeys export-csv CLIP`` (start-up included) on every
+clip of ``DIR`` (default ``$VIDKEYS_VIDEOS``) that has ``truth/NAME.json``,
+scores its CSV with :mod:`vidkeys.truth` and prints one row per clip and a
+total. fps is frames / wall time of the command, best of ``--repeat`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from vidkeys.truth import Found, Score, load_truth, score_run
+
+N_POINTS = 68
+
+
+def read_found(path: Path) -> dict[int, list[Found]]:
+    """The faces of a vidkeys CSV, by frame index."""
+    frames: dict[int, list[Found]] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f, skipinitialspace=True):
+            if row.get("success", "1").strip() in ("0", "0.0"):
+                continue
+            xs = np.array([float(row[f"x_{i}"]) for i in range(N_POINTS)])
+            ys = np.array([float(row[f"y_{i}"]) for i in range(N_POINTS)])
+            box = np.array([float(row[k]) for k in ("box_x", "box_y", "box_w", "box_h")])
+            found = Found(int(float(row["face_id"])), box, np.array([xs.mean(), ys.mean()]))
+            frames.setdefault(int(float(row["frame"])), []).append(found)
+    return frames
+
+
+def run_clip(clip: Path, extra: list[str], repeat: int) -> tuple[dict[int, list[Found]], float]:
+    """Export a clip's CSV with the CLI; return its faces and the best wall time."""
+    vidkeys = Path(sys.executable).with_name("vidkeys")
+    best = float("inf")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.csv"
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            subprocess.run(
+                [str(vidkeys), "export-csv", str(clip), "-o", str(out), "--quiet", *extra],
+                check=True,
+            )
+            best = min(best, time.perf_counter() - t0)
+        return read_found(out), best
+
+
+def pct(x: float) -> str:
+    return "  -  " if np.isnan(x) else f"{100 * x:5.1f}"
+
+
+def row(name: str, s: Score, frames: int, seconds: float) -> str:
+    lat = s.latencies
+    latency = f"{np.median(lat):4.1f}/{max(lat):3d}" if lat else "   -/  -"
+    bins = " ".join(pct(s.bin_recall(k)) for k in range(3))
+    fps = frames / seconds if seconds else float("nan")
+    return (
+        f"{name:18s} {pct(s.recall)} {pct(s.frontal_recall)}  {bins}  {pct(s.precision)}"
+        f"  {latency} {s.never:5d} {s.switches:8d} {fps:7.1f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=Path, default=os.environ.get("VIDKEYS_VIDEOS"))
+    parser.add_argument("--only", nargs="*", default=None, help="clip names (no extension)")
+    parser.add_argument("--repeat", type=int, default=1, help="timed runs per clip (best)")
+    args, extra = parser.parse_known_args()
+    extra = [a for a in extra if a != "--"]
+    if args.videos is None:
+        sys.exit("error: give --videos DIR or set VIDKEYS_VIDEOS")
+    clips = sorted(
+        p
+        for p in args.videos.iterdir()
+        if p.is_file() and (args.videos / "truth" / f"{p.stem}.json").is_file()
+    )
+    if args.only:
+        clips = [c for c in clips if c.stem in args.only]
+    print(f"vidkeys export-csv {' '.join(extra)}".rstrip())
+    print(
+        f"{'clip':18s} {'all':>5s} {'front':>5s}  {'<40':>5s} {'40-80':>5s} {'>80':>5s}"
+        f"  {'prec':>5s}  {'lat med/max':>8s} {'never':>5s} {'switches':>8s} {'fps':>7s}"
+    )
+    total, frames_all, seconds_all = Score(), 0, 0.0
+    for clip in clips:
+        truth = load_truth(args.videos / "truth" / f"{clip.stem}.json")
+        found, seconds = run_clip(clip, extra, args.repeat)
+        score = score_run(found, truth)
+        print(row(clip.stem, score, len(truth), seconds), flush=True)
+        total = total + score
+        frames_all += len(truth)
+        seconds_all += seconds
+    print(row("total", total, frames_all, seconds_all))
+
+
+if __name__ == "__main__":
+    main()
