@@ -294,8 +294,11 @@ def _init_worker(config: PipelineConfig, threads: int) -> None:
     """Give each worker its share of the cores, so N workers do not oversubscribe."""
     import cv2
 
+    from vidkeys import video
+
     global _WORKER_CONFIG
     cv2.setNumThreads(threads)  # the CNN's threads: PipelineConfig.cnn_threads
+    video.ENCODER_THREADS = threads
     _WORKER_CONFIG = config
 
 
@@ -331,14 +334,12 @@ def _worker_main(conn: Any, config: PipelineConfig, threads: int, parent: int) -
     signal.signal(signal.SIGTERM, _terminate)
     _die_with_parent(parent)
     _init_worker(config, threads)
-    while True:
-        try:
+    with contextlib.suppress(EOFError, OSError):  # the driver is gone: end quietly
+        while True:
             task = conn.recv()
-        except (EOFError, OSError):
-            return
-        if task is None:
-            return
-        conn.send(_worker_run(task))
+            if task is None:
+                return
+            conn.send(_worker_run(task))
 
 
 class _Worker:
