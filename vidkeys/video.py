@@ -245,8 +245,13 @@ class FrameSource:
                 if not on_grid:
                     index = prev + 1 + (self._failed - failed_before)
             prev = index
-            gray = _upright(frame.to_ndarray(format="gray"), rotation)
-            image = None if self.gray else _upright(frame.to_ndarray(format="bgr24"), rotation)
+            # Copies: PyAV's arrays are views of buffers it may reuse while this
+            # frame is still being drawn and encoded (annotated videos differed
+            # from run to run, 1 in 4 here, until these copies).
+            gray = _upright(frame.to_ndarray(format="gray").copy(), rotation)
+            image = (
+                None if self.gray else _upright(frame.to_ndarray(format="bgr24").copy(), rotation)
+            )
             self.decoded += 1
             yield Frame(index, t, gray, image)
         self.expected = self._expected(prev + 1)
