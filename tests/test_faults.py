@@ -607,3 +607,18 @@ def test_collapsed_points_give_nan_pose_not_an_assertion() -> None:
     collapsed = np.stack([np.zeros((68, 2)), np.full((68, 2), np.nan), np.full((68, 2), 50.0)])
     rotation, translation = head_pose(collapsed, 320, 240)
     assert np.isnan(rotation).all() and np.isnan(translation).all()
+
+
+def test_kill_of_annotate_leaves_nothing(tmp_path: Path) -> None:
+    src = clip(tmp_path / "long.mp4", 300)
+    out = tmp_path / "long.keypoints.mp4"
+    cmd = [sys.executable, "-m", "vidkeys.cli", "annotate", str(src), "-o", str(out), "-q"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(tmp_path.glob(".*.part")):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]

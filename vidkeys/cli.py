@@ -10,6 +10,7 @@ import functools
 import inspect
 import json
 import os
+import signal
 import sys
 import typing
 from collections.abc import Callable, Iterator
@@ -96,6 +97,14 @@ def user_errors(subject: object = None) -> Iterator[None]:
     Input problems are :class:`VidkeysError`; anything else is unexpected and
     becomes one line naming ``subject`` (the input) and pointing to --debug.
     """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # `kill`: clean up like Ctrl-C (no .part left)
+
+    try:
+        old_term = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        old_term = None
     try:
         yield
     except typer.Exit:
@@ -125,6 +134,9 @@ def user_errors(subject: object = None) -> Iterator[None]:
             err=True,
         )
         raise typer.Exit(EXIT_ERROR) from None
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
 
 
 def _finish(summary: Any, quiet: bool) -> None:
