@@ -29,8 +29,7 @@ VIDEO_EXTS = frozenset(
 #: Audio codecs MP4 takes as they are; anything else is re-encoded to AAC.
 _MP4_AUDIO = frozenset({"aac", "mp3", "alac"})
 #: H.264 encoder threads (0: x264 picks, about 1.5 per core). Batch workers set
-#: their share of the cores; with one thread the bytes written do not depend
-#: on timing (x264's frame threads made 1 in 5 runs differ here).
+#: their share of the cores, so N workers do not oversubscribe them.
 ENCODER_THREADS = 0
 
 
@@ -245,13 +244,8 @@ class FrameSource:
                 if not on_grid:
                     index = prev + 1 + (self._failed - failed_before)
             prev = index
-            # Copies: PyAV's arrays are views of buffers it may reuse while this
-            # frame is still being drawn and encoded (annotated videos differed
-            # from run to run, 1 in 4 here, until these copies).
-            gray = _upright(frame.to_ndarray(format="gray").copy(), rotation)
-            image = (
-                None if self.gray else _upright(frame.to_ndarray(format="bgr24").copy(), rotation)
-            )
+            gray = _upright(frame.to_ndarray(format="gray"), rotation)
+            image = None if self.gray else _upright(frame.to_ndarray(format="bgr24"), rotation)
             self.decoded += 1
             yield Frame(index, t, gray, image)
         self.expected = self._expected(prev + 1)
