@@ -6,7 +6,9 @@
 Runs the whole command ``vidkeys export-csv CLIP`` (start-up included) on every
 clip of ``DIR`` (default ``$VIDKEYS_VIDEOS``) that has ``truth/NAME.json``,
 scores its CSV with :mod:`vidkeys.truth` and prints one row per clip and a
-total. fps is frames / wall time of the command, best of ``--repeat`` runs.
+total. fps is frames / wall time of the command, best of ``--repeat`` runs;
+``cpu ms`` the CPU time (both cores, start-up included) per frame, which a
+busy shared machine disturbs less than wall time.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -42,10 +45,20 @@ def read_found(path: Path) -> dict[int, list[Found]]:
     return frames
 
 
-def run_clip(clip: Path, extra: list[str], repeat: int) -> tuple[dict[int, list[Found]], float]:
-    """Export a clip's CSV with the CLI; return its faces and the best wall time."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of this process's finished children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_clip(
+    clip: Path, extra: list[str], repeat: int
+) -> tuple[dict[int, list[Found]], float, float]:
+    """Export a clip's CSV with the CLI; return its faces, the best wall time and
+    the CPU time of one run (both cores; steadier than wall time on a shared machine)."""
     vidkeys = Path(sys.executable).with_name("vidkeys")
     best = float("inf")
+    cpu0 = children_cpu()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.csv"
         for _ in range(repeat):
@@ -55,21 +68,21 @@ def run_clip(clip: Path, extra: list[str], repeat: int) -> tuple[dict[int, list[
                 check=True,
             )
             best = min(best, time.perf_counter() - t0)
-        return read_found(out), best
+        return read_found(out), best, (children_cpu() - cpu0) / repeat
 
 
 def pct(x: float) -> str:
     return "  -  " if np.isnan(x) else f"{100 * x:5.1f}"
 
 
-def row(name: str, s: Score, frames: int, seconds: float) -> str:
+def row(name: str, s: Score, frames: int, seconds: float, cpu: float) -> str:
     lat = s.latencies
     latency = f"{np.median(lat):4.1f}/{max(lat):3d}" if lat else "   -/  -"
     bins = " ".join(pct(s.bin_recall(k)) for k in range(3))
     fps = frames / seconds if seconds else float("nan")
     return (
         f"{name:18s} {pct(s.recall)} {pct(s.frontal_recall)}  {bins}  {pct(s.precision)}"
-        f"  {latency} {s.never:5d} {s.switches:8d} {fps:7.1f}"
+        f"  {latency} {s.never:5d} {s.switches:8d} {fps:7.1f} {1000 * cpu / frames:7.1f}"
     )
 
 
@@ -92,18 +105,20 @@ def main() -> None:
     print(f"vidkeys export-csv {' '.join(extra)}".rstrip())
     print(
         f"{'clip':18s} {'all':>5s} {'front':>5s}  {'<40':>5s} {'40-80':>5s} {'>80':>5s}"
-        f"  {'prec':>5s}  {'lat med/max':>8s} {'never':>5s} {'switches':>8s} {'fps':>7s}"
+        f"  {'prec':>5s}  {'lat med/max':>8s} {'never':>5s} {'switches':>8s}"
+        f" {'fps':>7s} {'cpu ms':>7s}"
     )
-    total, frames_all, seconds_all = Score(), 0, 0.0
+    total, frames_all, seconds_all, cpu_all = Score(), 0, 0.0, 0.0
     for clip in clips:
         truth = load_truth(args.videos / "truth" / f"{clip.stem}.json")
-        found, seconds = run_clip(clip, extra, args.repeat)
+        found, seconds, cpu = run_clip(clip, extra, args.repeat)
         score = score_run(found, truth)
-        print(row(clip.stem, score, len(truth), seconds), flush=True)
+        print(row(clip.stem, score, len(truth), seconds, cpu), flush=True)
         total = total + score
         frames_all += len(truth)
         seconds_all += seconds
-    print(row("total", total, frames_all, seconds_all))
+        cpu_all += cpu
+    print(row("total", total, frames_all, seconds_all, cpu_all))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,13 @@ from vidkeys.crop import apply_matrix, crop, crop_matrix, invert_matrix
 from vidkeys.detect import HaarDetector
 from vidkeys.errors import VidkeysError
 from vidkeys.network import KeypointNet, ModelConfig, export_onnx, load_model, save_model
-from vidkeys.predictor import DEFAULT_WEIGHTS, KeypointPredictor, file_sha256, onnx_path
+from vidkeys.predictor import (
+    DEFAULT_WEIGHTS,
+    KeypointPredictor,
+    file_sha256,
+    onnx_path,
+    point_confidence,
+)
 
 
 @pytest.mark.parametrize("head", ["regress", "heatmap"])
@@ -27,11 +33,13 @@ def test_network_shapes_and_fused_inference_match(head: str, tmp_path: Path) -> 
     path = tmp_path / "m.pt"
     save_model(model, path, {"note": "test"})
     predictor = KeypointPredictor(path, "cpu")
-    fused_pts, conf = predictor(x[:, 0].numpy().astype(np.uint8))
+    fused_pts, conf, point_conf = predictor(x[:, 0].numpy().astype(np.uint8))
     with torch.no_grad():
-        ref, ref_logit = model(torch.from_numpy(x[:, 0].numpy().astype(np.uint8)).float()[:, None])
+        crops = torch.from_numpy(x[:, 0].numpy().astype(np.uint8)).float()[:, None]
+        ref, ref_logit, ref_peak = model.predict(crops)
     np.testing.assert_allclose(fused_pts, ref.numpy(), atol=1e-2)
     np.testing.assert_allclose(conf, torch.sigmoid(ref_logit).numpy(), atol=1e-4)
+    np.testing.assert_allclose(point_conf, point_confidence(ref_peak.numpy()), atol=1e-4)
     assert predictor.meta == {"note": "test"}
     # The graph was written beside the weights by save_model, and names them.
     assert onnx_path(path) == tmp_path / "m.onnx" and onnx_path(path).is_file()
@@ -54,9 +62,13 @@ def test_shipped_weights_find_the_astronauts_features() -> None:
     assert len(boxes) >= 1
     predictor = KeypointPredictor(device="cpu")
     m = crop_matrix(boxes[0], predictor.crop_size)
-    pts, conf = predictor(crop(image, m, predictor.crop_size)[None])
+    pts, conf, point_conf = predictor(crop(image, m, predictor.crop_size)[None])
     pts = apply_matrix(invert_matrix(m), pts[0])
     assert conf[0] > 0.5
+    assert point_conf.shape == (1, 68) and point_conf[0].mean() > 0.5
+    # The same crop shifted well off the face: the heatmaps go flat.
+    off = crop_matrix(boxes[0] + [1.5 * boxes[0][2], 0, 0, 0], predictor.crop_size)
+    assert predictor(crop(image, off, predictor.crop_size)[None])[2].mean() < 0.3
     idx = list(ASTRONAUT_REFERENCE)
     ref = np.array([ASTRONAUT_REFERENCE[i] for i in idx])
     iod = np.linalg.norm(ref[0] - ref[3])
@@ -68,7 +80,7 @@ def test_shipped_weights_find_the_astronauts_features() -> None:
 def test_torch_path_gives_what_onnx_runtime_gives(monkeypatch: pytest.MonkeyPatch) -> None:
     """The PyTorch path (--device cuda, or a CPU where ONNX Runtime fails) matches ONNX's."""
     crops = np.random.default_rng(0).integers(0, 255, (3, 96, 96), dtype=np.uint8)
-    onnx_points, onnx_conf = KeypointPredictor(device="cpu")(crops)
+    onnx_points, onnx_conf, onnx_point_conf = KeypointPredictor(device="cpu")(crops)
 
     def broken(*args: object) -> None:
         raise RuntimeError("no exporter here")
@@ -76,9 +88,10 @@ def test_torch_path_gives_what_onnx_runtime_gives(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("vidkeys.predictor._onnx_session", broken)
     with pytest.warns(UserWarning, match="runs in PyTorch"):
         fallback = KeypointPredictor(device="cpu")
-    points, conf = fallback(crops)
+    points, conf, point_conf = fallback(crops)
     np.testing.assert_allclose(points, onnx_points, atol=1e-2)
     np.testing.assert_allclose(conf, onnx_conf, atol=1e-4)
+    np.testing.assert_allclose(point_conf, onnx_point_conf, atol=1e-4)
 
 
 def test_shipped_graph_is_in_step_with_the_shipped_weights() -> None:

@@ -68,7 +68,7 @@ def evaluate(
     for start in range(0, len(hit), batch_size):
         chunk = hit[start : start + batch_size]
         crops, mats = cut_faces([images[i] for i in chunk], [found[i] for i in chunk], size)
-        pts, _ = predictor(crops)
+        pts, _, _ = predictor(crops)
         pred += list(to_frame(pts, mats))
     errors = np.full(len(samples), np.inf)
     if hit:

@@ -166,9 +166,15 @@ class VideoRun:
     def _keypoints(
         self, gray: np.ndarray, boxes: list[np.ndarray]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Points (frame pixels) and face scores of the crops of ``boxes``, in one batch."""
+        """Points (frame pixels) and confidences of the crops of ``boxes``, in one batch.
+
+        A face's confidence is the lower of the network's face score and its
+        points' mean confidence: the face score alone calls a light switch or
+        lettering a face (0.99) where the heatmaps stay flat.
+        """
         crops, mats = cut_faces([gray] * len(boxes), boxes, self.predictor.crop_size)
-        points, conf = self.predictor(crops, self.config.batch_size)
+        points, score, point_conf = self.predictor(crops, self.config.batch_size)
+        conf = np.minimum(score, point_conf.mean(axis=1))
         return to_frame(points.astype(np.float64), mats), conf
 
     def _detect(self, gray: np.ndarray, whole: bool, following: bool) -> np.ndarray:

@@ -191,34 +191,51 @@ class KeypointPredictor:
 
     def __call__(
         self, crops: np.ndarray, batch_size: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Run ``(n, S, S)`` crops, at most ``batch_size`` per network call (None: all).
 
-        Returns ``points (n, 68, 2)`` in crop pixels and ``confidence (n,)`` in
-        [0, 1], the network's belief that the crop holds a face.
+        Returns ``points (n, 68, 2)`` in crop pixels, ``face_score (n,)`` in
+        [0, 1] (the network's belief that the crop holds a face) and
+        ``point_confidence (n, 68)`` in [0, 1] (see :func:`point_confidence`).
         """
         if len(crops) == 0:
-            return np.zeros((0, N_POINTS, 2), np.float32), np.zeros(0, np.float32)
+            return (
+                np.zeros((0, N_POINTS, 2), np.float32),
+                np.zeros(0, np.float32),
+                np.zeros((0, N_POINTS), np.float32),
+            )
         step = batch_size or len(crops)
         parts = [self._run(crops[i : i + step]) for i in range(0, len(crops), step)]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        points, logit, peak = (np.concatenate([p[k] for p in parts]) for k in range(3))
+        return points, 1.0 / (1.0 + np.exp(-logit)), point_confidence(peak)
 
-    def _run(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, crops: np.ndarray) -> tuple[np.ndarray, ...]:
         if self._session is not None:
             x = np.ascontiguousarray(crops, dtype=np.float32)[:, None]
-            points, logit = self._session.run(None, {"crops": x})
+            out = self._session.run(None, {"crops": x})
         else:
-            points, logit = self._run_torch(crops)
-        return points.astype(np.float32), 1.0 / (1.0 + np.exp(-logit.astype(np.float32)))
+            out = self._run_torch(crops)
+        return tuple(o.astype(np.float32) for o in out)
 
-    def _run_torch(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _run_torch(self, crops: np.ndarray) -> tuple[np.ndarray, ...]:
         import torch
 
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
             x = x.float().unsqueeze(1).contiguous(memory_format=torch.channels_last)
-            points, logit = self._model(x)
-            return points.float().cpu().numpy(), logit.float().cpu().numpy()
+            return tuple(o.float().cpu().numpy() for o in self._model.predict(x))
+
+
+#: Heatmap peaks (see :meth:`vidkeys.network.KeypointNet.predict`) at or below
+#: PEAK_FLAT read as confidence 0, at or above PEAK_SHARP as 1. On the held-out
+#: people 90 % of faces have a mean peak above 0.236 and 90 % of crops that
+#: are not faces (off the face, on an eye or the mouth, on text) one below 0.133.
+PEAK_FLAT, PEAK_SHARP = 0.10, 0.25
+
+
+def point_confidence(peak: np.ndarray) -> np.ndarray:
+    """Each point's heatmap peak mapped linearly onto [0, 1] (see PEAK_FLAT, PEAK_SHARP)."""
+    return np.clip((peak - PEAK_FLAT) / (PEAK_SHARP - PEAK_FLAT), 0.0, 1.0).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=4)

@@ -64,11 +64,17 @@ class Track:
 class TrackerConfig:
     """When a face counts as found, and how long a lost face keeps its id."""
 
-    #: Face score a followed face needs to stay tracked.
-    min_confidence: float = 0.5
-    #: Face score a new detection needs to start a track: higher, because
-    #: Haar's false boxes (clothes, backgrounds) sometimes score near 0.5.
-    new_confidence: float = 0.8
+    #: Confidence (the lower of the face score and the points' mean
+    #: confidence, see ``VideoRun._keypoints``) a followed face needs to stay
+    #: tracked: low, so a face turning away is followed, not dropped.
+    min_confidence: float = 0.15
+    #: Confidence a new detection needs to start a track: higher, because
+    #: Haar's false boxes (a light switch, lettering, a grille) get face
+    #: scores of 0.99. 0.35 is a mean heatmap peak of 0.153, above 90 % of
+    #: the non-face crops of the held-out people (0.133). On the real clips
+    #: (``benchmarks/bench_recall.py``), 0.5 kept only a third of a turned
+    #: face's frames, 0.3 let a robot's grille in (README, "Real footage").
+    new_confidence: float = 0.35
     #: A lost face keeps its id this many frames, if it was seen in at least
     #: ``min_hits`` frames (a one-frame track is dropped at once).
     max_gap: int = 15

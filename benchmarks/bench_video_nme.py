@@ -1,0 +1,96 @@
+"""Points right from the first frame: NME by frame after a cut, on a slideshow of labelled faces.
+
+    python benchmarks/bench_video_nme.py [--data DIR] [--hold 5] [--limit N] [--no-smooth]
+
+The held-out people of ``youtube-faces-68`` (``--data``, default
+``$VIDKEYS_DATA``), each image shown for ``--hold`` frames on a 640x480 canvas
+(scaled to a random height of 240-480 px, placed at random, the rest of the
+canvas filled with a blurred, stretched copy of the image, so every change of
+image is a scene cut), labels moved with the image. Prints the NME (% of the
+outer-eye-corner distance) by frame after the cut and overall, the share of
+failures (NME > 10 % or no face found), and the same figures for each canvas
+run alone as a still image through the same pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import vidkeys
+from vidkeys.training.data import load_images, read_keypoints_csv, split_people
+from vidkeys.training.metrics import FAILURE_THRESHOLD, nme
+
+CANVAS = (640, 480)
+
+
+def compose(image: np.ndarray, points: np.ndarray, rng: np.random.Generator):
+    """The image on a canvas, and its labels moved with it."""
+    w, h = CANVAS
+    k = rng.uniform(240, 480) / image.shape[0]
+    k = min(k, w / image.shape[1])
+    small = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    canvas = cv2.GaussianBlur(cv2.resize(image, CANVAS), (0, 0), 15)
+    x0 = int(rng.integers(0, w - small.shape[1] + 1))
+    y0 = int(rng.integers(0, h - small.shape[0] + 1))
+    canvas[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
+    return canvas, points * k + (x0, y0)
+
+
+def frame_error(faces: vidkeys.Faces, truth: np.ndarray) -> float:
+    """NME of the face nearest the labelled one (inf when none is near)."""
+    if len(faces) == 0:
+        return float("inf")
+    centre = truth.mean(axis=0)
+    dist = np.linalg.norm(faces.points.mean(axis=1) - centre, axis=1)
+    i = int(np.argmin(dist))
+    eye = np.linalg.norm(truth[36] - truth[45])
+    if dist[i] > eye:
+        return float("inf")
+    return float(nme(faces.points[i][None], truth[None])[0])
+
+
+def summary(errors: np.ndarray) -> str:
+    found = errors[np.isfinite(errors)]
+    fail = float(np.mean(~(errors <= FAILURE_THRESHOLD))) if errors.size else float("nan")
+    return f"NME {100 * found.mean():5.2f} %  failures {100 * fail:5.2f} %  (n={errors.size})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=os.environ.get("VIDKEYS_DATA"))
+    parser.add_argument("--hold", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=0, help="images (0: all held-out)")
+    parser.add_argument("--no-smooth", action="store_true")
+    args = parser.parse_args()
+    if args.data is None:
+        raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
+    samples = read_keypoints_csv(args.data / "training_frames_keypoints.csv")
+    _, val = split_people(samples)
+    samples = [samples[i] for i in val][: args.limit or None]
+    images = load_images(samples, args.data / "training")
+    rng = np.random.default_rng(0)
+    shows = [compose(im, s.points, rng) for im, s in zip(images, samples, strict=True)]
+    frames = (canvas for canvas, _ in shows for _ in range(args.hold))
+    options = {"smooth": False} if args.no_smooth else {}
+    run = vidkeys.process(frames, **options)
+    errors = np.full((len(shows), args.hold), np.inf)
+    for result in run:
+        i, j = divmod(result.index, args.hold)
+        errors[i, j] = frame_error(result.faces, shows[i][1])
+    still = np.array(
+        [frame_error(next(iter(vidkeys.process([c], **options))).faces, p) for c, p in shows]
+    )
+    print(f"slideshow: {len(shows)} held-out faces, {args.hold} frames each, 640x480")
+    for j in range(args.hold):
+        print(f"frame {j} after the cut: {summary(errors[:, j])}")
+    print(f"all frames:             {summary(errors.ravel())}")
+    print(f"same faces as stills:   {summary(still)}")
+
+
+if __name__ == "__main__":
+    main()
