@@ -6,6 +6,7 @@ stderr and exit code 1; option mistakes are Typer's usage errors (exit 2).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -21,6 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
+from vidkeys.detect import DetectorConfig
 from vidkeys.errors import (
     EXIT_BROKEN_PIPE,
     EXIT_ERROR,
@@ -29,6 +31,7 @@ from vidkeys.errors import (
     VidkeysError,
 )
 from vidkeys.pipeline import PipelineConfig
+from vidkeys.track import TrackerConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -234,30 +237,37 @@ Features = Annotated[
 ]
 Source = Annotated[Path, typer.Argument(help="Video, image, or folder of images.")]
 
-# Options every video command shares, as (name, annotated type, default).
+_RUN, _DETECT, _TRACK = PipelineConfig(), DetectorConfig(), TrackerConfig()
+
+# Options every video command shares, as (name, annotated type, default); the
+# defaults are the config dataclasses' own, so each is written in one place.
 _PIPELINE_OPTIONS = [
     (
         "detect_every",
         Annotated[
             int,
-            typer.Option("--detect-every", min=1, help="Run Haar every N frames (1: every frame)."),
+            typer.Option(
+                "--detect-every",
+                min=1,
+                help="While faces are followed, a slice of the face search every N frames.",
+            ),
         ],
-        10,
+        _RUN.detect_every,
     ),
     (
         "scale_factor",
         Annotated[float, typer.Option("--scale-factor", min=1.001, help="Haar scale step.")],
-        1.1,
+        _DETECT.scale_factor,
     ),
     (
         "min_neighbors",
         Annotated[int, typer.Option("--min-neighbors", min=0, help="Haar min neighbours.")],
-        3,
+        _DETECT.min_neighbors,
     ),
     (
         "min_size",
         Annotated[int, typer.Option("--min-size", min=1, help="Smallest face, px (as searched).")],
-        24,
+        _DETECT.min_size,
     ),
     (
         "detect_width",
@@ -269,17 +279,17 @@ _PIPELINE_OPTIONS = [
                 help="Shrink frames to this width for Haar (0: auto, half).",
             ),
         ],
-        0,
+        _DETECT.detect_width or 0,
     ),
     (
         "batch_size",
         Annotated[int, typer.Option("--batch-size", min=1, help="Most crops per CNN call.")],
-        64,
+        _RUN.batch_size,
     ),
     (
         "smooth",
         Annotated[bool, typer.Option("--smooth/--no-smooth", help="One Euro smoothing per track.")],
-        True,
+        _TRACK.smooth,
     ),
     ("device", DeviceOpt, Device.auto),
     (
@@ -313,17 +323,18 @@ def pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> None:
-        from vidkeys.detect import DetectorConfig
-        from vidkeys.track import TrackerConfig
-
         o = {name: kwargs.pop(name) for name, _, _ in _PIPELINE_OPTIONS}
         global _debug
         _debug = _debug or o["debug"]
         config = PipelineConfig(
-            detector=DetectorConfig(
-                o["scale_factor"], o["min_neighbors"], o["min_size"], o["detect_width"] or None
+            detector=dataclasses.replace(
+                _DETECT,
+                scale_factor=o["scale_factor"],
+                min_neighbors=o["min_neighbors"],
+                min_size=o["min_size"],
+                detect_width=o["detect_width"] or None,
             ),
-            tracker=TrackerConfig(smooth=o["smooth"]),
+            tracker=dataclasses.replace(_TRACK, smooth=o["smooth"]),
             detect_every=o["detect_every"],
             batch_size=o["batch_size"],
             device=_value(o["device"]),
