@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -163,10 +164,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--kills", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, help="Work in this folder and keep it.")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
+        root = args.keep or Path(tmp)
+        if args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
         inputs = root / "in"
         inputs.mkdir()
         for k in range(args.clips):
@@ -201,6 +206,8 @@ def main() -> None:
             f"resumed run against the clean run: {len(csv_differ)} CSVs differ, "
             f"{len(videos)} videos differ in bytes (largest pixel difference {worst})"
         )
+        if csv_differ:
+            print(f"CSVs that differ: {csv_differ[:10]}")
         checks = {
             "every input done": len(latest) == args.clips and set(states) == {"done"},
             "every CSV identical to the clean run's": not csv_differ,

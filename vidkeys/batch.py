@@ -308,6 +308,7 @@ def _worker_run(task: Task) -> Record:
 
 
 def _terminate(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the clean-up is not interrupted
     raise SystemExit(128 + signum)  # unwinds the job, which removes its .part files
 
 
@@ -334,12 +335,16 @@ def _worker_main(conn: Any, config: PipelineConfig, threads: int, parent: int) -
     signal.signal(signal.SIGTERM, _terminate)
     _die_with_parent(parent)
     _init_worker(config, threads)
-    with contextlib.suppress(EOFError, OSError):  # the driver is gone: end quietly
-        while True:
-            task = conn.recv()
-            if task is None:
-                return
-            conn.send(_worker_run(task))
+    try:
+        with contextlib.suppress(EOFError, OSError):  # the driver is gone: end quietly
+            while True:
+                task = conn.recv()
+                if task is None:
+                    return
+                conn.send(_worker_run(task))
+    except SystemExit as exc:  # stopped: the job has removed its files; skip the
+        sys.stderr.flush()  # interpreter's shutdown, whose thread pools may abort
+        os._exit(exc.code if isinstance(exc.code, int) else 1)
 
 
 class _Worker:
