@@ -36,13 +36,33 @@ def test_ids_are_stable_and_survive_a_short_gap() -> None:
         assert [t.face_id for t in _step(tracker, f, [], [0.9, 0.9])] == [0, 1]
     # Face 1 is lost for three frames (CNN says: no face) ...
     assert [t.face_id for t in _step(tracker, 5, [], [0.9, 0.1])] == [0]
-    assert tracker.any_lost()
+    assert [t.face_id for t in tracker.live()] == [0]  # 1 is kept, but not followed
     for f in range(6, 8):
         assert [t.face_id for t in _step(tracker, f, [], [0.9])] == [0]
     # ... then Haar finds it again where it was: same id, not a new one.
     found = _step(tracker, 8, [b], [0.9])
     assert [t.face_id for t in found] == [0, 1]
-    assert not tracker.any_lost()
+    assert [t.face_id for t in tracker.live()] == [0, 1]
+
+
+def test_a_scene_cut_ends_every_track() -> None:
+    tracker = Tracker(TrackerConfig(smooth=False))
+    a = _face(100)
+    for f in range(4):
+        _step(tracker, f, [a] if f == 0 else [], [0.9])
+    tracker.end_all()
+    assert [t.face_id for t in _step(tracker, 4, [a], [])] == [1]
+
+
+def test_a_box_inside_a_followed_face_starts_no_track() -> None:
+    """A false "face" on an eye: IoU with the face's box is small, but it lies inside it."""
+    tracker = Tracker(TrackerConfig(smooth=False))
+    a = _face(100)
+    _step(tracker, 0, [a], [])
+    eye = box_from_points(a)[None] * [1, 1, 0.25, 0.25] + [10, 10, 0, 0]
+    assert iou(eye, box_from_points(a)[None])[0, 0] < 0.1
+    new, _ = tracker.new_boxes(eye)
+    assert len(new) == 0
 
 
 def test_long_gap_gives_a_new_id_and_one_frame_tracks_vanish() -> None:
@@ -68,8 +88,10 @@ def test_new_faces_need_a_higher_score_than_followed_ones() -> None:
     tracker = Tracker(TrackerConfig(smooth=False))
     boxes = np.array([box_from_points(_face(100))])
     _, revived = tracker.new_boxes(boxes)
-    found = tracker.update(0, 0.0, [], revived, _face(100)[None], np.array([0.6]))
-    assert found == []  # 0.6 would keep a track alive, but does not start one
+    cfg = tracker.config
+    between = (cfg.min_confidence + cfg.new_confidence) / 2
+    found = tracker.update(0, 0.0, [], revived, _face(100)[None], np.array([between]))
+    assert found == []  # enough to keep a track alive, but not to start one
 
 
 def test_iou() -> None:
