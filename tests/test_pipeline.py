@@ -203,3 +203,14 @@ def _write_clip(path: Path, n: int, audio_codec: str | None, face: bool = True) 
             frame.sample_rate = 16000
             out.mux(a.encode(frame))
             out.mux(a.encode())
+
+
+def test_process_takes_the_cli_names_flat_and_leaves_the_callers_config_alone() -> None:
+    cfg = PipelineConfig()
+    run = vidkeys.process([np.zeros((64, 64), np.uint8)], cfg, smooth=False, detect_width=640)
+    assert run.config.tracker.smooth is False and run.config.detector.detect_width == 640
+    assert cfg.tracker.smooth is True and cfg.detector.detect_width is None
+    run = vidkeys.process([np.zeros((64, 64), np.uint8)], detect_every=3, min_neighbors=5)
+    assert run.config.detect_every == 3 and run.config.detector.min_neighbors == 5
+    with pytest.raises(vidkeys.VidkeysError, match="unknown pipeline option 'bogus'"):
+        vidkeys.process([np.zeros((64, 64), np.uint8)], bogus=1)

@@ -31,7 +31,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -201,20 +201,42 @@ class VideoRun:
         return boxes
 
 
+def _with_options(config: PipelineConfig, options: dict[str, object]) -> PipelineConfig:
+    """A copy of ``config`` with flat option names set, the CLI's names included.
+
+    ``detect_every=1`` sets a :class:`PipelineConfig` field, ``smooth=False``
+    one of its ``tracker``, ``detect_width=640`` one of its ``detector``, and so
+    on; the caller's objects are never changed.
+    """
+    parts = {"detector": {}, "tracker": {}, "cuts": {}, "": {}}
+    for key, value in options.items():
+        if key == "model":
+            key = "weights"  # the CLI's name for it
+        owner = next(
+            (
+                name
+                for name in ("", "detector", "tracker", "cuts")
+                if key in {f.name for f in fields(getattr(config, name) if name else config)}
+            ),
+            None,
+        )
+        if owner is None:
+            raise VidkeysError(f"unknown pipeline option {key!r}")
+        parts[owner][key] = value
+    nested = {name: replace(getattr(config, name), **parts[name]) for name in parts if name}
+    return replace(config, **nested, **parts[""])
+
+
 def process(
     source: Path | str | Iterable[np.ndarray],
     config: PipelineConfig | None = None,
     keep_images: bool = False,
-    **overrides: object,
+    **options: object,
 ) -> VideoRun:
     """Run the pipeline over a video, image, image folder or iterable of frames.
 
-    Keyword overrides set :class:`PipelineConfig` fields, e.g.
-    ``process("a.mp4", detect_every=1, device="cpu")``.
+    Keyword options take the CLI's names, flat, e.g.
+    ``process("a.mp4", detect_every=1, smooth=False, detect_width=640)``; they
+    apply to a copy of ``config``.
     """
-    config = config or PipelineConfig()
-    for key, value in overrides.items():
-        if not hasattr(config, key):
-            raise VidkeysError(f"unknown pipeline option {key!r}")
-        setattr(config, key, value)
-    return VideoRun(source, config, keep_images=keep_images)
+    return VideoRun(source, _with_options(config or PipelineConfig(), options), keep_images)
