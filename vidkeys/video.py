@@ -98,6 +98,7 @@ class FrameSource:
         self.decoded = 0
         self.expected: int | None = None
         self._failed = 0  # packets or images that could not be decoded
+        self._discarded = 0  # packets the container's edit list drops
         self._container: av.container.InputContainer | None = None
         self._lock = threading.Lock()
         if not self.path.exists():
@@ -181,6 +182,8 @@ class FrameSource:
                     return
                 except (av.FFmpegError, OSError):  # a broken container: stop, keep what we have
                     return
+                if packet.is_discard:  # dropped by the container's edit list
+                    self._discarded += 1
                 try:
                     frames = packet.decode()
                 except (av.FFmpegError, OSError):
@@ -248,17 +251,22 @@ class FrameSource:
             image = None if self.gray else _upright(frame.to_ndarray(format="bgr24"), rotation)
             self.decoded += 1
             yield Frame(index, t, gray, image)
-        self.expected = self._expected(prev + 1)
+        self.expected = self._expected(prev + 1, on_grid)
 
-    def _expected(self, last: int) -> int:
-        """Frames the source holds: declared by the container, or seen in its time stamps."""
-        seen = max(last, self.decoded + self._failed)
+    def _expected(self, last: int, on_grid: bool) -> int:
+        """Frames the source holds: declared by the container, or seen in its time stamps.
+
+        A count from the container's index (MP4, AVI) is the truth, less the
+        packets its edit list drops; one estimated from the duration (MKV,
+        WebM) is trusted only when clearly more than was seen. On a
+        constant-rate stream, gaps in the time stamps are frames lost too.
+        """
+        seen = max(last if on_grid else 0, self.decoded + self._failed)
         declared = self._declared
         if declared is None:
             return seen
-        if self._exact:  # a frame count from the index (MP4, AVI): the truth
-            return max(declared, self.decoded + self._failed)
-        # A count estimated from the duration: trust it only when clearly short.
+        if self._exact:
+            return max(declared - self._discarded, seen)
         return declared if declared - seen > max(1, declared // 50) else seen
 
     def close(self) -> None:
