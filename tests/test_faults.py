@@ -622,3 +622,25 @@ def test_kill_of_annotate_leaves_nothing(tmp_path: Path) -> None:
     assert proc.returncode == EXIT_INTERRUPTED, err
     assert "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (b"", "the file is empty"),
+        (b"\x8a\x0b random bytes " * 300, "not a vidkeys weights file"),
+        (None, "no 'config' entry"),
+    ],
+)
+def test_bad_weights_files_are_named_clearly(
+    tiny_dataset: tuple, tmp_path: Path, content: bytes | None, words: str
+) -> None:
+    bad = tmp_path / "bad.pt"
+    if content is None:
+        torch = pytest.importorskip("torch")
+        torch.save({"state": {}}, bad)
+    else:
+        bad.write_bytes(content)
+    result = _train(tiny_dataset, tmp_path / "w.pt", "--init", str(bad))
+    _one_error_result(result, "bad.pt", words)
+    assert "weights_only" not in result.stderr

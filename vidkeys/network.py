@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import warnings
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,18 @@ def save_model(model: KeypointNet, path: Path, meta: dict[str, Any] | None = Non
     export_onnx(model, path, meta)
 
 
+def _weights_problem(path: Path, exc: BaseException) -> str:
+    """What is wrong with a weights file, in words (not torch's advice to unpickle it)."""
+    text = str(exc).strip()
+    if isinstance(exc, KeyError):
+        return f"not a vidkeys weights file (it has no {text} entry)"
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        return "not a vidkeys weights file (not a PyTorch file written by vidkeys train)"
+    return text.splitlines()[0] if text else f"{type(exc).__name__} (the file is damaged)"
+
+
 def load_model(path: Path | str | None = None) -> tuple[KeypointNet, dict[str, Any]]:
     """Load a weights file written by :func:`save_model`; no network involved.
 
@@ -200,7 +213,8 @@ def load_model(path: Path | str | None = None) -> tuple[KeypointNet, dict[str, A
         model = KeypointNet(ModelConfig(**cfg))
         model.load_state_dict(blob["state_dict"])
     except Exception as exc:  # torch raises many types for a bad file
-        raise VidkeysError(f"cannot read weights file {path}: {str(exc).splitlines()[0]}") from exc
+        why = _weights_problem(path, exc)
+        raise VidkeysError(f"cannot read weights file {path}: {why}") from exc
     model.eval()
     return model, dict(blob.get("meta", {}))
 
