@@ -4,15 +4,18 @@
 
 Makes ``--clips`` short 320x240 clips (1 s each, one drifting face), runs
 ``vidkeys batch`` on them once undisturbed, then again into another folder,
-killing it ``--kills`` times at random moments and resuming after each kill;
-the kills cycle through ``kill -9`` of the whole process group, of the driver
-only, and of one worker. Checks, and prints: every input ends ``done``, every
-CSV is byte-identical to the clean run's, every annotated video has the clean
-run's frame count, no ``.part`` file is left, and no process of a killed run
-outlives it (orphan workers). Exits 1 if any check fails. Annotated videos are
-compared byte for byte and pixel for pixel too, and so are those of a second
-clean run: here H.264 outputs of two clean runs already differ (small areas,
-run to run), so that comparison is the baseline, printed, not a check.
+killing it ``--kills`` times at random moments (once a random few more inputs
+are recorded, plus up to 0.5 s) and resuming after each kill; the kills
+alternate ``kill -9`` of the whole process group and of the driver only, and
+the last one kills one worker (the batch goes on after that one).
+
+Checks, and prints: every input ends ``done``, every CSV is byte-identical to
+the clean run's, every annotated video has the clean run's frame count, no
+``.part`` file is left, and no process of a killed run outlives it (orphan
+workers). Exits 1 if any check fails. Annotated videos are compared byte for
+byte and pixel for pixel too, and so are those of a second clean run: here
+H.264 outputs of two clean runs already differ (small areas, run to run), so
+that comparison is the baseline, printed, not a check.
 """
 
 from __future__ import annotations
@@ -80,16 +83,31 @@ def run(inputs: Path, out: Path, workers: int) -> tuple[int, float]:
     return proc.returncode, time.perf_counter() - t0
 
 
-def killed_run(inputs: Path, out: Path, workers: int, mode: str, after: float) -> dict[str, object]:
+def killed_run(
+    inputs: Path, out: Path, workers: int, mode: str, lines: int, extra: float
+) -> dict[str, object]:
+    """Start a batch; kill it (``mode``) once ``lines`` more are recorded, ``extra`` s later."""
     cmd = [*command(inputs, out, workers), "--workers", str(workers), "-q"]
+    manifest = out / "manifest.jsonl"
+
+    def recorded() -> int:
+        return manifest.read_text().count("\n") if manifest.is_file() else 0
+
+    start = recorded()
+    t0 = time.perf_counter()
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
-    deadline = time.perf_counter() + after
     kids: set[int] = set()
-    while time.perf_counter() < deadline and proc.poll() is None:
+    deadline = None
+    while proc.poll() is None:
         kids.update(children(proc.pid))
-        time.sleep(0.05)
+        if deadline is None and recorded() - start >= lines:
+            deadline = time.perf_counter() + extra
+        if deadline is not None and time.perf_counter() >= deadline:
+            break
+        time.sleep(0.02)
+    after = time.perf_counter() - t0
     event: dict[str, object] = {"mode": mode, "after_s": round(after, 2)}
     if proc.poll() is not None:
         event["result"] = f"finished before the kill (exit {proc.returncode})"
@@ -191,10 +209,13 @@ def main() -> None:
         from vidkeys.batch import read_manifest
 
         for k in range(args.kills):
-            mode = MODES[k % len(MODES)]
-            done = sum(r.status == "done" for r in read_manifest(faulty).values())
-            left = clean_s * (args.clips - done) / args.clips  # about, with start-up
-            event = killed_run(inputs, faulty, args.workers, mode, rng.uniform(0.2, 0.6) * left)
+            # a batch goes on after a worker dies, so that kill comes last
+            mode = "worker" if k == args.kills - 1 else MODES[k % 2]
+            done = sum(r.status in ("done", "skipped") for r in read_manifest(faulty).values())
+            # the kill comes once a few more inputs are recorded (the "skipped"
+            # lines of a resumed run count too), at a random moment after that
+            lines = done + rng.randint(1, max(1, (args.clips - done) // 4))
+            event = killed_run(inputs, faulty, args.workers, mode, lines, rng.uniform(0, 0.5))
             events.append(event)
             print(json.dumps(event), flush=True)
         code, resume_s = run(inputs, faulty, args.workers)
