@@ -644,3 +644,18 @@ def test_bad_weights_files_are_named_clearly(
     result = _train(tiny_dataset, tmp_path / "w.pt", "--init", str(bad))
     _one_error_result(result, "bad.pt", words)
     assert "weights_only" not in result.stderr
+
+
+def test_annotated_video_is_the_same_bytes_whatever_ran_before(tmp_path: Path) -> None:
+    a, b = clip(tmp_path / "a.mp4", 12), clip(tmp_path / "b.mp4", 20)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from vidkeys.jobs import annotate_file\n"
+        "for src, out in zip(sys.argv[1::2], sys.argv[2::2]):\n"
+        "    annotate_file(Path(src), Path(out), quiet=True)\n"
+    )
+    fresh, after = tmp_path / "fresh.mp4", tmp_path / "after.mp4"
+    for args in ([a, fresh], [b, tmp_path / "b.out.mp4", a, after]):
+        subprocess.run([sys.executable, "-c", code, *map(str, args)], check=True, timeout=300)
+    assert fresh.read_bytes() == after.read_bytes()

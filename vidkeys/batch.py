@@ -299,6 +299,9 @@ def _init_worker(config: PipelineConfig, threads: int) -> None:
     global _WORKER_CONFIG
     cv2.setNumThreads(threads)  # the CNN's threads: PipelineConfig.cnn_threads
     video.ENCODER_THREADS = threads
+    # tqdm's default lock is a multiprocessing semaphore, which a worker that
+    # ends with os._exit would leak (a warning at the driver's exit).
+    tqdm.set_lock(threading.RLock())
     _WORKER_CONFIG = config
 
 
@@ -335,16 +338,22 @@ def _worker_main(conn: Any, config: PipelineConfig, threads: int, parent: int) -
     signal.signal(signal.SIGTERM, _terminate)
     _die_with_parent(parent)
     _init_worker(config, threads)
+    code = 0
     try:
         with contextlib.suppress(EOFError, OSError):  # the driver is gone: end quietly
             while True:
                 task = conn.recv()
                 if task is None:
-                    return
+                    break
                 conn.send(_worker_run(task))
-    except SystemExit as exc:  # stopped: the job has removed its files; skip the
-        sys.stderr.flush()  # interpreter's shutdown, whose thread pools may abort
-        os._exit(exc.code if isinstance(exc.code, int) else 1)
+    except SystemExit as exc:  # stopped: the job has removed its files
+        code = exc.code if isinstance(exc.code, int) else 1
+    # Skip the interpreter's shutdown: its thread pools may abort, and a late
+    # SIGTERM there would print a traceback.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 class _Worker:
@@ -388,7 +397,12 @@ class _Worker:
         return f"the worker process died while on this input ({why})"
 
     def stop(self, wait_s: float = 10.0) -> None:
-        """SIGTERM (the job removes its partial files), then SIGKILL if it lingers."""
+        """SIGTERM (the job removes its partial files), then SIGKILL if it lingers.
+
+        An idle worker, told to quit, gets ``wait_s`` to end by itself first.
+        """
+        if self.task is None:
+            self.proc.join(timeout=wait_s)
         if self.proc.is_alive():
             with contextlib.suppress(OSError):
                 self.proc.terminate()

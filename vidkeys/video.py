@@ -8,6 +8,7 @@ and counted rather than ending the run.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import itertools
 import threading
@@ -362,6 +363,26 @@ def _open_error(path: Path, exc: BaseException) -> str:
     return f"cannot read the file ({_first_line(exc)})"
 
 
+_HEAP_FILLED = False
+
+
+def _fill_fresh_memory() -> None:
+    """Have glibc fill memory it hands out and takes back with a fixed byte.
+
+    libx264's assembly reads some memory it has not written: what is there
+    depends on what the process did before, so the same frames gave other
+    H.264 bytes from one run (or one batch worker's earlier videos) to the
+    next. With a fixed fill (``M_PERTURB``, as ``MALLOC_PERTURB_`` sets it)
+    the output is the same bytes every time; the cost was not measurable.
+    """
+    global _HEAP_FILLED
+    if _HEAP_FILLED:
+        return
+    _HEAP_FILLED = True
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(-6, 0xA5)  # M_PERTURB; glibc only
+
+
 class VideoWriter:
     """H.264/MP4 writer that copies the source's audio alongside the frames.
 
@@ -386,6 +407,7 @@ class VideoWriter:
     ) -> None:
         self.path = Path(path)
         self.name = Path(name or path)  # for messages: the final name
+        _fill_fresh_memory()
         try:
             self._out = av.open(str(self.path), "w", format="mp4")
         except (av.FFmpegError, OSError) as exc:
