@@ -128,6 +128,7 @@ def test_custom_png_uses_its_quarter_points(tmp_path: Path) -> None:
         np.ones(1),
         np.zeros((1, 3)),
         np.zeros((1, 3)),
+        np.ones((1, 68)),
     )
     OverlayPainter(overlay)(frame, faces)
     blue = frame[..., 0] > 128

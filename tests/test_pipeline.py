@@ -176,6 +176,7 @@ def test_stdout_sink_flushes_every_frame() -> None:
         np.array([0.9]),
         np.zeros((1, 3)),
         np.zeros((1, 3)),
+        np.ones((1, 68)),
     )
     for i in range(4):
         sink.write(FrameResult(i, i / 30, faces))

@@ -24,7 +24,8 @@ def _step(tracker: Tracker, frame: int, detections: list[np.ndarray], conf: list
     pts += [min(detections, key=lambda p, b=b: np.abs(box_from_points(p) - b).sum()) for b in new]
     confidence = np.array(conf[: len(followed)] + [0.95] * len(new))
     points = np.array(pts).reshape(-1, 68, 2)
-    return tracker.update(frame, frame / 30, followed, revived, points, confidence)
+    point_conf = np.ones((len(points), 68))
+    return tracker.update(frame, frame / 30, followed, revived, points, confidence, point_conf)
 
 
 def test_ids_are_stable_and_survive_a_short_gap() -> None:
@@ -90,7 +91,9 @@ def test_new_faces_need_a_higher_score_than_followed_ones() -> None:
     _, revived = tracker.new_boxes(boxes)
     cfg = tracker.config
     between = (cfg.min_confidence + cfg.new_confidence) / 2
-    found = tracker.update(0, 0.0, [], revived, _face(100)[None], np.array([between]))
+    found = tracker.update(
+        0, 0.0, [], revived, _face(100)[None], np.array([between]), np.ones((1, 68))
+    )
     assert found == []  # enough to keep a track alive, but not to start one
 
 

@@ -141,14 +141,16 @@ class VideoRun:
         t1 = time.perf_counter()
         clock["detect"] += t1 - t0
         boxes = [t.box for t in followed] + list(new)
-        points, conf = self._keypoints(gray, boxes)
+        points, conf, point_conf = self._keypoints(gray, boxes)
         if len(new):
             # Settle new faces: predict again from their points' own box.
             k = len(followed)
-            points[k:], conf[k:] = self._keypoints(gray, [box_from_points(p) for p in points[k:]])
+            points[k:], conf[k:], point_conf[k:] = self._keypoints(
+                gray, [box_from_points(p) for p in points[k:]]
+            )
         t3 = time.perf_counter()
         clock["cnn"] += t3 - t1
-        found = tracker.update(index, timestamp, followed, revived, points, conf)
+        found = tracker.update(index, timestamp, followed, revived, points, conf, point_conf)
         if not found:
             clock["track"] += time.perf_counter() - t3
             return Faces.empty()
@@ -164,12 +166,13 @@ class VideoRun:
             np.array([t.confidence for t in found]),
             rotation,
             translation,
+            np.stack([t.point_confidence for t in found]),
         )
 
     def _keypoints(
         self, gray: np.ndarray, boxes: list[np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Points (frame pixels) and confidences of the crops of ``boxes``, in one batch.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Points (frame pixels), face and point confidences of the crops of ``boxes``.
 
         A face's confidence is the lower of the network's face score and its
         points' mean confidence: the face score alone calls a light switch or
@@ -178,7 +181,7 @@ class VideoRun:
         crops, mats = cut_faces([gray] * len(boxes), boxes, self.predictor.crop_size)
         points, score, point_conf = self.predictor(crops, self.config.batch_size)
         conf = np.minimum(score, point_conf.mean(axis=1))
-        return to_frame(points.astype(np.float64), mats), conf
+        return to_frame(points.astype(np.float64), mats), conf, point_conf
 
     def _detect(self, gray: np.ndarray, whole: bool, following: bool) -> np.ndarray:
         """Boxes to hand the tracker on this frame (see the module notes).

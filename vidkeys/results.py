@@ -15,8 +15,11 @@ class Faces:
 
     ``points`` are ``(n, 68, 2)`` pixel coordinates in iBUG order; ``boxes``
     are ``(x, y, w, h)`` Haar-style face boxes derived from the points;
-    ``confidence`` is the CNN's face score in [0, 1]; ``rotation`` (pitch,
-    yaw, roll in radians) and ``translation`` (mm) are the head pose, in
+    ``confidence`` in [0, 1] is the lower of the CNN's face score and the
+    points' mean confidence; ``point_confidence`` ``(n, 68)`` in [0, 1] is how
+    sharp each point's heatmap peak was (see
+    :func:`vidkeys.predictor.point_confidence`); ``rotation`` (pitch, yaw,
+    roll in radians) and ``translation`` (mm) are the head pose, in
     OpenFace's conventions (see :mod:`vidkeys.pose`).
     """
 
@@ -26,6 +29,7 @@ class Faces:
     confidence: np.ndarray
     rotation: np.ndarray
     translation: np.ndarray
+    point_confidence: np.ndarray
 
     def __len__(self) -> int:
         return len(self.face_id)
@@ -40,6 +44,7 @@ class Faces:
             np.zeros(0),
             np.zeros((0, 3)),
             np.zeros((0, 3)),
+            np.zeros((0, N_POINTS)),
         )
 
 

@@ -39,6 +39,8 @@ class Track:
     points: np.ndarray
     smoothed: np.ndarray
     confidence: float
+    #: This frame's per-point confidence ``(68,)``, see ``KeypointPredictor``.
+    point_confidence: np.ndarray
     last_frame: int
     filter: OneEuroFilter | None = None
     misses: int = 0
@@ -139,31 +141,34 @@ class Tracker:
         revived: list[Track | None],
         points: np.ndarray,
         confidence: np.ndarray,
+        point_confidence: np.ndarray,
     ) -> list[Track]:
         """Record this frame's CNN results; return the tracks found in it.
 
-        ``points``/``confidence`` hold first the followed tracks' faces, then
-        the new boxes' faces, in the order they were cropped.
+        ``points``/``confidence``/``point_confidence`` hold first the followed
+        tracks' faces, then the new boxes' faces, in the order they were cropped.
         """
         cfg = self.config
         found: list[Track] = []
-        n_follow = len(followed)
-        for track, pts, conf in zip(
-            followed, points[:n_follow], confidence[:n_follow], strict=True
+        n = len(followed)
+        for track, pts, conf, pconf in zip(
+            followed, points[:n], confidence[:n], point_confidence[:n], strict=True
         ):
             if conf >= cfg.min_confidence:
-                self._observe(track, pts, float(conf), frame, timestamp)
+                self._observe(track, pts, float(conf), pconf, frame, timestamp)
                 found.append(track)
             else:
                 track.misses = 1
-        for old, pts, conf in zip(revived, points[n_follow:], confidence[n_follow:], strict=True):
+        for old, pts, conf, pconf in zip(
+            revived, points[n:], confidence[n:], point_confidence[n:], strict=True
+        ):
             if conf < (cfg.min_confidence if old is not None else cfg.new_confidence):
                 continue  # a false detection, or a face too poor to track
             if old is None:
-                old = Track(self._next_id, pts, pts, float(conf), frame, self._new_filter())
+                old = Track(self._next_id, pts, pts, float(conf), pconf, frame, self._new_filter())
                 self._next_id += 1
                 self.tracks.append(old)
-            self._observe(old, pts, float(conf), frame, timestamp)
+            self._observe(old, pts, float(conf), pconf, frame, timestamp)
             found.append(old)
         found = self._drop_duplicates(found)
         for t in self.tracks:
@@ -180,11 +185,14 @@ class Tracker:
         cfg = self.config
         return OneEuroFilter(cfg.min_cutoff, cfg.beta) if cfg.smooth else None
 
-    def _observe(self, track: Track, pts: np.ndarray, conf: float, frame: int, t: float) -> None:
+    def _observe(
+        self, track: Track, pts: np.ndarray, conf: float, pconf: np.ndarray, frame: int, t: float
+    ) -> None:
         if track.misses > 0 and track.filter is not None:
             track.filter = self._new_filter()  # after a gap, do not drag old points along
         track.observe(pts)
         track.confidence = conf
+        track.point_confidence = pconf
         track.misses = 0
         track.hits += 1
         track.last_frame = frame
