@@ -15,9 +15,10 @@ one slice runs per ``detect_every`` frames in a background thread on the other
 core and its boxes join the tracker on the next frame: a fixed lag, not "when
 ready", so a run's output never depends on the machine's timing. With no
 face followed, the frontal slice and the next slice run at once on every
-frame, so a face is picked up in the frame it appears. At a scene cut
-(:mod:`vidkeys.cuts`) every track ends and the whole search runs on the
-cut's first frame.
+``idle_every``-th frame, so a face is picked up in the frame it appears or
+the next. The first frame is searched completely; at a scene cut
+(:mod:`vidkeys.cuts`) every track ends and the shrunk-frame slices
+(frontal, profiles) run at once.
 
 A new face's first crop comes from a detector box, whose framing differs
 from the points' box every later frame is cropped from; its points are
@@ -38,7 +39,7 @@ import numpy as np
 
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.cuts import CutConfig, SceneCuts
-from vidkeys.detect import DetectorConfig, FaceSearch
+from vidkeys.detect import DetectorConfig, FaceSearch, SearchJob
 from vidkeys.errors import VidkeysError
 from vidkeys.pose import head_pose
 from vidkeys.predictor import KeypointPredictor, shared_predictor
@@ -60,6 +61,11 @@ class PipelineConfig:
     #: come with cuts or into empty frames, which are searched at once) while
     #: CPU time per frame falls from 36.9 to 14.5 ms (benchmarks/bench_recall.py).
     detect_every: int = 10
+    #: With no face followed, the frontal slice and the next slice run at once
+    #: on every ``idle_every``-th frame: a face coming into an empty shot is
+    #: found in the frame it appears or the next, at half the cost of
+    #: searching every faceless frame (cuts are searched at once anyway).
+    idle_every: int = 2
     batch_size: int = 64
     device: str = "auto"
     weights: Path | None = None
@@ -84,8 +90,8 @@ class VideoRun:
         predictor: KeypointPredictor | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
-        if self.config.detect_every < 1:
-            raise VidkeysError(f"detect-every must be >= 1, got {self.config.detect_every}")
+        if self.config.detect_every < 1 or self.config.idle_every < 1:
+            raise VidkeysError("detect-every and idle-every must be >= 1")
         if self.config.batch_size < 1:
             raise VidkeysError(f"batch size must be >= 1, got {self.config.batch_size}")
         self.keep_images = keep_images
@@ -111,6 +117,7 @@ class VideoRun:
             self._pool = pool
             self._search: Future[np.ndarray] | None = None
             self._slice = 0  # the next slice of the search plan
+            self._idle = 0  # frames in a row with no face followed
             self._cuts = SceneCuts(self.config.cuts)
             frames = prefetch(self.source)
             while True:
@@ -140,7 +147,7 @@ class VideoRun:
         new, revived = tracker.new_boxes(detections)
         t1 = time.perf_counter()
         clock["detect"] += t1 - t0
-        boxes = [t.box for t in followed] + list(new)
+        boxes = [t.crop_box for t in followed] + list(new)
         points, conf, point_conf = self._keypoints(gray, boxes)
         if len(new):
             # Settle new faces: predict again from their points' own box.
@@ -186,22 +193,36 @@ class VideoRun:
     def _detect(self, gray: np.ndarray, whole: bool, following: bool) -> np.ndarray:
         """Boxes to hand the tracker on this frame (see the module notes).
 
-        ``whole``: search the whole frame now (first frame, scene cut).
+        ``whole``: a new shot (first frame, scene cut): search it now.
         """
         pending, self._search = self._search, None
         boxes = pending.result() if pending is not None else np.zeros((0, 4))
         plan = self.search.plan(gray.shape[1], gray.shape[0])
         if whole:
-            return self.search(gray)
+            # The first frame (a still's only one) is searched completely; a
+            # cut on its shrunk-frame slices only (frontal, profiles: 0.1 s at
+            # 640x360 where the tiles would add 0.3 s a cut); its tiles follow
+            # in the cycle.
+            self._idle = 0
+            return self.search(gray, None if self.frames == 0 else _coarse(plan))
         if not following:
+            self._idle += 1
+            if (self._idle - 1) % self.config.idle_every:
+                return boxes
             jobs = [plan[0], plan[self._slice]]
             self._slice = (self._slice + 1) % len(plan)
             return np.concatenate([boxes, self.search(gray, jobs)])
+        self._idle = 0
         if self.frames % self.config.detect_every == 0:
             job = plan[self._slice]
             self._slice = (self._slice + 1) % len(plan)
             self._search = self._pool.submit(self.search, gray, [job])
         return boxes
+
+
+def _coarse(plan: list[SearchJob]) -> list[SearchJob]:
+    """The slices of ``plan`` that search the whole (shrunk) frame."""
+    return [job for job in plan if job.region is None]
 
 
 def _with_options(config: PipelineConfig, options: dict[str, object]) -> PipelineConfig:
