@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from vidkeys.batch import MANIFEST, collect_inputs, read_manifest, run_task
+from vidkeys.batch_engines import run_task
+from vidkeys.batch_inputs import collect_inputs
+from vidkeys.batch_manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
 from vidkeys.pipeline import PipelineConfig
 

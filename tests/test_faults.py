@@ -28,7 +28,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from vidkeys.batch import LOCK, MANIFEST, read_manifest
+from vidkeys.batch import LOCK
+from vidkeys.batch_manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
 from vidkeys.errors import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PARTIAL
 

@@ -26,6 +26,7 @@ from vidkeys.annotate import Annotator
 from vidkeys.atomic import AtomicOutputs
 from vidkeys.errors import VidkeysError
 from vidkeys.export import KeypointSink
+from vidkeys.naming import TAG, media_suffix, output_path
 from vidkeys.pipeline import PipelineConfig, VideoRun
 from vidkeys.results import Faces
 from vidkeys.video import VideoWriter, is_image, write_image
@@ -95,11 +96,9 @@ def writing(name: Path) -> Iterator[None]:
         raise VidkeysError(f"cannot write {name}: {reason.splitlines()[0]}") from exc
 
 
-def default_output(source: Path, suffix: str, tag: str = "keypoints") -> Path:
-    """``IN.TAG.SUFFIX`` next to the input (a folder: inside its parent)."""
-    source = Path(source)
-    stem = source.name if source.is_dir() else source.stem
-    return source.parent / f"{stem}.{tag}{suffix}"
+def default_output(source: Path, suffix: str, tag: str = TAG) -> Path:
+    """``IN.TAG.SUFFIX`` next to the input: the rule of :mod:`vidkeys.naming`."""
+    return output_path(source, suffix, tag)
 
 
 def _check_output(source: Path, output: Path) -> None:
@@ -142,7 +141,7 @@ def annotate_file(
     run = VideoRun(source, config, keep_images=True)
     still = run.info.kind == "image"
     if output is None:
-        output = default_output(source, source.suffix if still else ".mp4", tag)
+        output = default_output(source, media_suffix(source), tag)
     if still and not is_image(output):
         raise VidkeysError(f"{output}: an image input needs an image output name (.png, .jpg)")
     _check_output(source, output)
