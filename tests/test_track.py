@@ -15,17 +15,21 @@ def _face(x: float) -> np.ndarray:
 
 
 def _step(tracker: Tracker, frame: int, detections: list[np.ndarray], conf: list[float]):
-    """One frame: follow live tracks (found where they were), then offer detections."""
-    followed = tracker.live()
+    """One frame: live tracks are found where they were (with ``conf``), and
+    each detection (a face's points) is offered; a new face scores 0.95."""
+    faces = [t.points for t in tracker.live()] + detections
+    calls = []
+
+    def keypoints(boxes: list[np.ndarray]):
+        # The "CNN": the face whose box the crop box is nearest.
+        pts = [min(faces, key=lambda p, b=b: np.abs(box_from_points(p) - b).sum()) for b in boxes]
+        first = [] if calls else conf[: len(tracker.live())]
+        calls.append(len(boxes))
+        scores = np.array(first + [0.95] * (len(boxes) - len(first)))
+        return np.array(pts).reshape(-1, 68, 2), scores, np.ones((len(boxes), 68))
+
     boxes = np.array([box_from_points(p) for p in detections]).reshape(-1, 4)
-    new, revived = tracker.new_boxes(boxes)
-    pts = [t.points for t in followed]
-    # A detection's CNN points: the face whose box it is.
-    pts += [min(detections, key=lambda p, b=b: np.abs(box_from_points(p) - b).sum()) for b in new]
-    confidence = np.array(conf[: len(followed)] + [0.95] * len(new))
-    points = np.array(pts).reshape(-1, 68, 2)
-    point_conf = np.ones((len(points), 68))
-    return tracker.update(frame, frame / 30, followed, revived, points, confidence, point_conf)
+    return tracker.step(frame, frame / 30, boxes, keypoints)
 
 
 def test_ids_are_stable_and_survive_a_short_gap() -> None:
@@ -51,8 +55,8 @@ def test_a_scene_cut_ends_every_track() -> None:
     a = _face(100)
     for f in range(4):
         _step(tracker, f, [a] if f == 0 else [], [0.9])
-    tracker.end_all()
-    assert [t.face_id for t in _step(tracker, 4, [a], [])] == [1]
+    found = _step_boxes(tracker, 4, box_from_points(a)[None], a, cut=True)
+    assert [t.face_id for t in found] == [1]
 
 
 def test_a_box_inside_a_followed_face_starts_no_track() -> None:
@@ -62,8 +66,20 @@ def test_a_box_inside_a_followed_face_starts_no_track() -> None:
     _step(tracker, 0, [a], [])
     eye = box_from_points(a)[None] * [1, 1, 0.25, 0.25] + [10, 10, 0, 0]
     assert iou(eye, box_from_points(a)[None])[0, 0] < 0.1
-    new, _ = tracker.new_boxes(eye)
-    assert len(new) == 0
+    assert [t.face_id for t in _step_boxes(tracker, 1, eye, a)] == [0]
+
+
+def _step_boxes(
+    tracker: Tracker, frame: int, boxes: np.ndarray, face: np.ndarray, cut: bool = False
+):
+    """A frame where the CNN finds ``face`` in every crop."""
+    return tracker.step(
+        frame,
+        frame / 30,
+        boxes,
+        lambda b: (np.stack([face] * len(b)), np.full(len(b), 0.95), np.ones((len(b), 68))),
+        cut,
+    )
 
 
 def test_long_gap_gives_a_new_id_and_one_frame_tracks_vanish() -> None:
@@ -87,12 +103,14 @@ def test_long_gap_gives_a_new_id_and_one_frame_tracks_vanish() -> None:
 
 def test_new_faces_need_a_higher_score_than_followed_ones() -> None:
     tracker = Tracker(TrackerConfig(smooth=False))
-    boxes = np.array([box_from_points(_face(100))])
-    _, revived = tracker.new_boxes(boxes)
     cfg = tracker.config
     between = (cfg.min_confidence + cfg.new_confidence) / 2
-    found = tracker.update(
-        0, 0.0, [], revived, _face(100)[None], np.array([between]), np.ones((1, 68))
+    face = _face(100)
+    found = tracker.step(
+        0,
+        0.0,
+        box_from_points(face)[None],
+        lambda b: (np.stack([face] * len(b)), np.full(len(b), between), np.ones((len(b), 68))),
     )
     assert found == []  # enough to keep a track alive, but not to start one
 

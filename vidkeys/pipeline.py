@@ -80,6 +80,9 @@ class VideoRun:
 
     ``info`` describes the source, ``skipped`` counts frames that failed to
     decode, ``stage_seconds`` the time spent per stage (for benchmarks).
+    A run is one pass over its source and can be iterated once (a second
+    ``for`` raises :class:`VidkeysError`); call :func:`process` again for
+    another pass.
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class VideoRun:
         self.stage_seconds: dict[str, float] = defaultdict(float)
         self.frames = 0
         self.faces = 0
+        self._iterated = False
 
     @property
     def skipped(self) -> int:
@@ -111,6 +115,12 @@ class VideoRun:
         return self.source.skipped
 
     def __iter__(self) -> Iterator[FrameResult]:
+        if self._iterated:
+            raise VidkeysError(
+                f"{self.info.path}: this run has been iterated already; a run can be "
+                "iterated once (call vidkeys.process() again for another pass)"
+            )
+        self._iterated = True
         tracker = Tracker(self.config.tracker)
         clock = self.stage_seconds
         with self.source, ThreadPoolExecutor(1, thread_name_prefix="vidkeys-detect") as pool:
@@ -118,6 +128,7 @@ class VideoRun:
             self._search: Future[np.ndarray] | None = None
             self._slice = 0  # the next slice of the search plan
             self._idle = 0  # frames in a row with no face followed
+            self._cnn_seconds = 0.0  # cropping and CNN time within this frame's tracker step
             self._cuts = SceneCuts(self.config.cuts)
             frames = prefetch(self.source)
             while True:
@@ -140,26 +151,18 @@ class VideoRun:
         clock = self.stage_seconds
         t0 = time.perf_counter()
         cut = self._cuts(gray)
-        if cut:
-            tracker.end_all()
-        followed = tracker.live()
-        detections = self._detect(gray, cut or self.frames == 0, bool(followed))
-        new, revived = tracker.new_boxes(detections)
+        following = bool(tracker.live()) and not cut
+        detections = self._detect(gray, cut or self.frames == 0, following)
         t1 = time.perf_counter()
         clock["detect"] += t1 - t0
-        boxes = [t.crop_box for t in followed] + list(new)
-        points, conf, point_conf = self._keypoints(gray, boxes)
-        if len(new):
-            # Settle new faces: predict again from their points' own box.
-            k = len(followed)
-            points[k:], conf[k:], point_conf[k:] = self._keypoints(
-                gray, [box_from_points(p) for p in points[k:]]
-            )
+        found = tracker.step(
+            index, timestamp, detections, lambda boxes: self._keypoints(gray, boxes), cut
+        )
         t3 = time.perf_counter()
-        clock["cnn"] += t3 - t1
-        found = tracker.update(index, timestamp, followed, revived, points, conf, point_conf)
+        clock["track"] += t3 - t1 - self._cnn_seconds
+        clock["cnn"] += self._cnn_seconds
+        self._cnn_seconds = 0.0
         if not found:
-            clock["track"] += time.perf_counter() - t3
             return Faces.empty()
         smoothed = np.stack([t.smoothed for t in found])
         t4 = time.perf_counter()
@@ -185,10 +188,13 @@ class VideoRun:
         points' mean confidence: the face score alone calls a light switch or
         lettering a face (0.99) where the heatmaps stay flat.
         """
+        t0 = time.perf_counter()
         crops, mats = cut_faces([gray] * len(boxes), boxes, self.predictor.crop_size)
         points, score, point_conf = self.predictor(crops, self.config.batch_size)
         conf = np.minimum(score, point_conf.mean(axis=1))
-        return to_frame(points.astype(np.float64), mats), conf, point_conf
+        points = to_frame(points.astype(np.float64), mats)
+        self._cnn_seconds += time.perf_counter() - t0
+        return points, conf, point_conf
 
     def _detect(self, gray: np.ndarray, whole: bool, following: bool) -> np.ndarray:
         """Boxes to hand the tracker on this frame (see the module notes).

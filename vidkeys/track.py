@@ -9,6 +9,7 @@ or a hand passing in front of the face.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -99,9 +100,14 @@ class TrackerConfig:
     beta: float = 20.0
 
 
+#: What the tracker asks of the CNN: crop these boxes of this frame, return
+#: points (frame pixels), face confidences and per-point confidences.
+Keypoints = Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
 @dataclass
 class Tracker:
-    """Keeps the tracks; the pipeline asks it what to crop and tells it what it found."""
+    """Keeps the tracks: one :meth:`step` per frame."""
 
     config: TrackerConfig = field(default_factory=TrackerConfig)
     tracks: list[Track] = field(default_factory=list)
@@ -111,11 +117,37 @@ class Tracker:
         """Tracks seen in the previous frame: their points give this frame's crops."""
         return [t for t in self.tracks if t.misses == 0]
 
-    def end_all(self) -> None:
-        """End every track (a scene cut): whoever is there next gets a new id."""
-        self.tracks = []
+    def step(
+        self,
+        frame: int,
+        timestamp: float,
+        detections: np.ndarray,
+        keypoints: Keypoints,
+        cut: bool = False,
+    ) -> list[Track]:
+        """One frame: follow the live tracks, start or revive tracks from
+        ``detections``, and return the tracks found in it (by id).
 
-    def new_boxes(self, detections: np.ndarray) -> tuple[np.ndarray, list[Track | None]]:
+        At a ``cut`` every track ends first: whoever is there now gets a new
+        id. Followed faces are cropped where their points say
+        (:attr:`Track.crop_box`), detections from their boxes; a new face's
+        points are then predicted a second time from their own box, since a
+        detector box frames a face differently from the points' box every
+        later frame is cropped from.
+        """
+        if cut:
+            self.tracks = []
+        followed = self.live()
+        new, revived = self._new_boxes(detections)
+        points, conf, point_conf = keypoints([t.crop_box for t in followed] + list(new))
+        if len(new):
+            k = len(followed)
+            points[k:], conf[k:], point_conf[k:] = keypoints(
+                [box_from_points(p) for p in points[k:]]
+            )
+        return self._update(frame, timestamp, followed, revived, points, conf, point_conf)
+
+    def _new_boxes(self, detections: np.ndarray) -> tuple[np.ndarray, list[Track | None]]:
         """Split detections: those that belong to a live track are dropped.
 
         Returns the remaining boxes and, per box, a lost track it may revive
@@ -143,7 +175,7 @@ class Tracker:
             revive.append(match)
         return detections, revive
 
-    def update(
+    def _update(
         self,
         frame: int,
         timestamp: float,
@@ -153,7 +185,7 @@ class Tracker:
         confidence: np.ndarray,
         point_confidence: np.ndarray,
     ) -> list[Track]:
-        """Record this frame's CNN results; return the tracks found in it.
+        """Record this frame's CNN results; return the tracks found in it (by id).
 
         ``points``/``confidence``/``point_confidence`` hold first the followed
         tracks' faces, then the new boxes' faces, in the order they were cropped.
