@@ -1,4 +1,5 @@
-"""Faces: indexing, masks, iteration, array-aware equality, and supervision's annotators."""
+"""The Python API's results: Faces (indexing, masks, iteration, array-aware equality,
+supervision's annotators) and a run, which is iterated once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import PHOTO
+from vidkeys.errors import VidkeysError
 from vidkeys.pipeline import process
 from vidkeys.results import FACE_EDGES, Face, Faces, FrameResult
 
@@ -145,3 +147,19 @@ def test_to_supervision_feeds_supervisions_annotators() -> None:
     empty_det, empty_kp = Faces.empty().to_supervision()
     assert len(empty_det) == 0 and len(empty_kp) == 0
     assert (sv.VertexAnnotator().annotate(image.copy(), empty_kp) == image).all()
+
+
+def test_a_run_is_iterated_once_and_says_so_the_second_time() -> None:
+    run = process(PHOTO)
+    first = list(run)
+    assert len(first) == 1 and len(first[0].faces) == 1 and run.frames == 1
+    with pytest.raises(VidkeysError, match="iterated once"):
+        list(run)
+    assert run.frames == 1  # the figures still describe the one pass
+    assert list(process(PHOTO)) == first  # a new run gives equal results
+
+    broken_off = process(PHOTO)
+    for _ in broken_off:
+        break
+    with pytest.raises(VidkeysError, match=r"call vidkeys\.process\(\)"):
+        next(iter(broken_off))
