@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidkeys.confidence import SUCCESS_THRESHOLD, landmark_confidence
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.errors import VidkeysError
 from vidkeys.predictor import KeypointPredictor
@@ -64,12 +65,15 @@ def evaluate(
         found = [box_from_points(s.points) for s in samples]
     hit = [i for i, b in enumerate(found) if b is not None]
     size = predictor.crop_size
-    pred = []
+    pred, conf, raw = [], [], []
     for start in range(0, len(hit), batch_size):
         chunk = hit[start : start + batch_size]
         crops, mats = cut_faces([images[i] for i in chunk], [found[i] for i in chunk], size)
-        pts, _, _ = predictor(crops)
-        pred += list(to_frame(pts, mats))
+        pts, score, point_conf = predictor(crops)
+        frame_pts = to_frame(pts, mats)
+        pred += list(frame_pts)
+        conf += list(landmark_confidence(frame_pts, point_conf))
+        raw += list(face_confidence(score, point_conf))
     errors = np.full(len(samples), np.inf)
     if hit:
         errors[hit] = nme(np.stack(pred), np.stack([samples[i].points for i in hit]))
@@ -81,9 +85,62 @@ def evaluate(
         "nme_median": float(np.median(found_errors)) if found_errors.size else float("nan"),
         "failure_rate": failure_rate(errors),
         "auc_10": auc(errors),
+        **confidence_figures(np.array(conf), errors[hit] if hit else np.zeros(0)),
+        # The pipeline's own confidence (lower of face score and mean peak), for comparison.
+        "raw_conf_nme_spearman": spearman(np.array(raw), errors[hit] if hit else np.zeros(0)),
         "split": split,
         "boxes": boxes,
         "mirror": mirror,
+    }
+
+
+def face_confidence(score: np.ndarray, point_conf: np.ndarray) -> np.ndarray:
+    """A face's confidence as the pipeline computes it (lower of face score and mean point one)."""
+    return np.minimum(score, point_conf.mean(axis=1))
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rank correlation (average ranks for ties)."""
+    if len(a) < 3:
+        return float("nan")
+    ra, rb = _ranks(a), _ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    den = np.sqrt((ra**2).sum() * (rb**2).sum())
+    return float((ra * rb).sum() / den) if den > 0 else float("nan")
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values, np.float64)
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values), dtype=np.float64)
+    _, inverse = np.unique(values, return_inverse=True)
+    sums = np.bincount(inverse, ranks)
+    counts = np.bincount(inverse)
+    return (sums / counts)[inverse]
+
+
+def confidence_figures(
+    conf: np.ndarray, errors: np.ndarray, cut: float = SUCCESS_THRESHOLD
+) -> dict:
+    """How well a face's confidence (the CSV's) predicts its NME, on the faces found.
+
+    ``conf_nme_spearman``: rank correlation of confidence and NME (negative
+    is good: confident faces have small errors); NME mean and count of the
+    faces at or above ``cut`` and below it.
+    """
+    above, below = errors[conf >= cut], errors[conf < cut]
+
+    def mean(e: np.ndarray) -> float:
+        return float(e.mean()) if e.size else float("nan")
+
+    return {
+        "conf_nme_spearman": spearman(conf, errors),
+        "conf_cut": cut,
+        "nme_conf_above": mean(above),
+        "nme_conf_below": mean(below),
+        "n_conf_above": int(above.size),
+        "n_conf_below": int(below.size),
     }
 
 
@@ -98,5 +155,10 @@ def format_report(result: dict) -> str:
             f"NME median  {100 * result['nme_median']:.2f} %",
             f"failures    {100 * result['failure_rate']:.2f} %  (NME > 10 % or missed)",
             f"AUC@10%     {result['auc_10']:.4f}",
+            f"confidence  Spearman {result['conf_nme_spearman']:+.3f} with NME; NME "
+            f"{100 * result['nme_conf_above']:.2f} % at >= {result['conf_cut']} "
+            f"({result['n_conf_above']} faces), {100 * result['nme_conf_below']:.2f} % below "
+            f"({result['n_conf_below']}); the pipeline's raw score: Spearman "
+            f"{result['raw_conf_nme_spearman']:+.3f}",
         ]
     )
