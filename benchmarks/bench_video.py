@@ -22,8 +22,8 @@ import cv2
 from vidkeys.detect import DetectorConfig, HaarDetector
 from vidkeys.jobs import annotate_file, export_file
 from vidkeys.pipeline import PipelineConfig, VideoRun
+from vidkeys.sources import FrameSource
 from vidkeys.track import TrackerConfig, iou
-from vidkeys.video import FrameSource
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -98,11 +98,11 @@ def _init_worker(config: PipelineConfig, threads: int) -> None:
     """Give each worker its share of the cores, so N workers do not oversubscribe."""
     import cv2
 
-    from vidkeys import video
+    from vidkeys import writers
 
     global _WORKER_CONFIG
     cv2.setNumThreads(threads)  # the CNN's threads: PipelineConfig.cnn_threads
-    video.ENCODER_THREADS = threads
+    writers.ENCODER_THREADS = threads
     # tqdm's default lock is a multiprocessing semaphore, which a worker that
     # ends with os._exit would leak (a warning at the driver's exit).
     tqdm.set_lock(threading.RLock())

@@ -17,7 +17,7 @@ from pathlib import Path
 from vidkeys.errors import VidkeysError
 from vidkeys.naming import media_suffix, output_path
 from vidkeys.pipeline import PipelineConfig
-from vidkeys.video import IMAGE_EXTS, VIDEO_EXTS
+from vidkeys.sources import IMAGE_EXTS, VIDEO_EXTS
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,8 @@ from vidkeys.export import KeypointSink
 from vidkeys.naming import TAG, media_suffix, output_path
 from vidkeys.pipeline import PipelineConfig, VideoRun
 from vidkeys.results import Faces
-from vidkeys.video import VideoWriter, is_image, write_image
+from vidkeys.sources import is_image
+from vidkeys.writers import VideoWriter, write_image
 
 #: Draws on a BGR frame in place and returns it: an Annotator, an OverlayPainter.
 Drawer = Callable[[np.ndarray, Faces], np.ndarray]

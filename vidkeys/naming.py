@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from vidkeys.video import IMAGE_EXTS
+from vidkeys.sources import IMAGE_EXTS
 
 #: The tag of keypoint outputs (annotated media and CSV / JSON lines).
 TAG = "keypoints"

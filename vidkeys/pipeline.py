@@ -45,8 +45,8 @@ from vidkeys.pose import head_pose
 from vidkeys.predictor import KeypointPredictor, shared_predictor
 from vidkeys.prefetch import prefetch
 from vidkeys.results import Faces, FrameResult
+from vidkeys.sources import SourceInfo, open_source
 from vidkeys.track import Tracker, TrackerConfig
-from vidkeys.video import SourceInfo, open_source
 
 
 @dataclass
@@ -91,6 +91,9 @@ class VideoRun:
         config: PipelineConfig | None = None,
         keep_images: bool = False,
         predictor: KeypointPredictor | None = None,
+        fps: float | None = None,
+        start: float | None = None,
+        end: float | None = None,
     ) -> None:
         self.config = config or PipelineConfig()
         if self.config.detect_every < 1 or self.config.idle_every < 1:
@@ -102,7 +105,8 @@ class VideoRun:
             self.config.weights, self.config.device, self.config.cnn_threads
         )
         self.search = FaceSearch(self.config.detector)
-        self.source = open_source(source, gray=not keep_images)
+        # fps: an image folder's or frame iterable's rate; start/end: a window, in seconds.
+        self.source = open_source(source, gray=not keep_images, fps=fps, start=start, end=end)
         self.info: SourceInfo = self.source.info
         self.stage_seconds: dict[str, float] = defaultdict(float)
         self.frames = 0
@@ -267,6 +271,11 @@ def process(
 
     Keyword options take the CLI's names, flat, e.g.
     ``process("a.mp4", detect_every=1, smooth=False, detect_width=640)``; they
-    apply to a copy of ``config``.
+    apply to a copy of ``config``. ``fps=`` is the rate of an image folder or
+    of an iterable of frames (default 30); ``start=``/``end=`` read only that
+    window of the source (seconds).
     """
-    return VideoRun(source, _with_options(config or PipelineConfig(), options), keep_images)
+    window = {k: options.pop(k) for k in ("fps", "start", "end") if k in options}
+    return VideoRun(
+        source, _with_options(config or PipelineConfig(), options), keep_images, **window
+    )

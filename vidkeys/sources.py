@@ -1,21 +1,25 @@
-"""Frames in, frames out: streaming decode (videos, images, image folders) and H.264 output.
+"""Frames in: streaming decode of videos, images, image folders, stdin, URLs and arrays.
 
 Decoding is a stream: one frame is held at a time, so memory does not grow
 with the video's length. Frames that fail to decode mid-stream are skipped
-and counted rather than ending the run.
+and counted rather than ending the run. A source can be cut to a window of
+its time (``start``/``end`` in seconds); frames keep their index and time in
+the whole source. (Writing is :mod:`vidkeys.writers`.)
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import itertools
+import math
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from urllib.parse import urlparse
 
 import av
 import cv2
@@ -28,10 +32,31 @@ VIDEO_EXTS = frozenset(
     {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
 )
 #: Audio codecs MP4 takes as they are; anything else is re-encoded to AAC.
-_MP4_AUDIO = frozenset({"aac", "mp3", "alac"})
-#: H.264 encoder threads (0: x264 picks, about 1.5 per core). Batch workers set
-#: their share of the cores, so N workers do not oversubscribe them.
-ENCODER_THREADS = 0
+#: What an input argument is read from: ``-`` is stdin.
+STDIN = "-"
+#: Image folders and frame iterables without a rate of their own.
+DEFAULT_FPS = 30.0
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(source: object) -> bool:
+    """True for ``scheme://...`` inputs (http, https, rtsp, ...), which FFmpeg opens."""
+    return isinstance(source, str) and bool(_URL.match(source))
+
+
+def is_stream(source: object) -> bool:
+    """True for inputs that are not local files: a URL or stdin (``-``)."""
+    return is_url(source) or str(source) == STDIN
+
+
+def source_stem(source: str | Path) -> str:
+    """The name an input's outputs are named after: a file's stem, a URL's last part."""
+    if is_url(str(source)):
+        return Path(urlparse(str(source)).path).stem or "stream"
+    if str(source) == STDIN:
+        return "stdin"
+    path = Path(source)
+    return path.name if path.is_dir() else path.stem
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,8 @@ class SourceInfo:
     frames: int | None
     has_audio: bool
     rotation: int = 0
+    #: What to open again to read the audio (a path or URL; "" for stdin and arrays).
+    location: str = ""
 
 
 def is_image(path: Path) -> bool:
@@ -83,18 +110,63 @@ def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
     return image if code is None else cv2.rotate(image, code)
 
 
+def check_window(start: float | None, end: float | None) -> None:
+    """A usable ``start``/``end`` pair (seconds), or one error line."""
+    if start is not None and (start < 0 or not math.isfinite(start)):
+        raise VidkeysError(f"--start must be a time in seconds >= 0, got {start}")
+    if end is not None and (end <= 0 or not math.isfinite(end)):
+        raise VidkeysError(f"--end must be a time in seconds > 0, got {end}")
+    if start is not None and end is not None and end <= start:
+        raise VidkeysError(f"--end ({end} s) must come after --start ({start} s)")
+
+
+class _Window:
+    """Which frame times of a source are wanted (``start <= t < end``, seconds from its start)."""
+
+    def __init__(self, start: float | None, end: float | None, fps: float) -> None:
+        check_window(start, end)
+        self.start, self.end = start, end
+        # Half a frame of slack: a frame stamped 0.9999 s counts as the one at 1 s.
+        self._slack = 0.5 / fps if fps > 0 else 1e-6
+
+    @property
+    def whole(self) -> bool:
+        return self.start is None and self.end is None
+
+    def before(self, t: float) -> bool:
+        return self.start is not None and t < self.start - self._slack
+
+    def after(self, t: float) -> bool:
+        return self.end is not None and t >= self.end - self._slack
+
+
 class FrameSource:
-    """Iterate the frames of a video file, a still image or a folder of images.
+    """Iterate the frames of a video file, a still image, a folder of images, stdin or a URL.
 
     A still image is a one-frame video; a folder is its images in name order,
-    one frame each at the given ``fps``. After iterating, ``decoded`` counts
-    the frames yielded, ``expected`` the frames the source holds (as its
-    container declares them, or as the time stamps show), and ``skipped``
-    the difference: frames lost to decoding errors or to a file cut short.
+    one frame each at ``fps`` (default 30). ``-`` reads a video from stdin
+    (a stream format such as MKV, MPEG-TS or fragmented MP4: stdin cannot
+    seek); a ``scheme://`` input is opened by FFmpeg (http, https, rtsp...).
+    ``start``/``end`` (seconds from the source's start) keep only the frames
+    in that window. After iterating, ``decoded`` counts the frames yielded,
+    ``expected`` the frames the source holds (as its container declares
+    them, or as the time stamps show), and ``skipped`` the difference:
+    frames lost to decoding errors or to a file cut short.
     """
 
-    def __init__(self, path: Path | str, gray: bool = False, folder_fps: float = 30.0) -> None:
-        self.path = Path(path)
+    def __init__(
+        self,
+        path: Path | str,
+        gray: bool = False,
+        fps: float | None = None,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> None:
+        text = str(path)
+        self.url = text if is_url(text) else None
+        self.stdin = text == STDIN
+        self.label = text if self.url or self.stdin else str(Path(path))
+        self.path = Path(urlparse(text).path or "stream") if self.url else Path(path)
         self.gray = gray
         self.decoded = 0
         self.expected: int | None = None
@@ -102,6 +174,14 @@ class FrameSource:
         self._discarded = 0  # packets the container's edit list drops
         self._container: av.container.InputContainer | None = None
         self._lock = threading.Lock()
+        if fps is not None and (fps <= 0 or not math.isfinite(fps)):
+            raise VidkeysError(f"--fps must be a rate > 0, got {fps}")
+        check_window(start, end)
+        self._start, self._end = start, end
+        if self.url or self.stdin:
+            self._images = []
+            self.info = self._open_video(fps)
+            return
         if not self.path.exists():
             raise VidkeysError(f"input not found: {self.path}")
         if self.path.is_dir():
@@ -110,14 +190,15 @@ class FrameSource:
                 raise VidkeysError(f"{self.path}: folder holds no images")
             first = self._read_image(self._images[0])
             h, w = first.shape[:2]
-            self.info = SourceInfo(self.path, "folder", w, h, folder_fps, len(self._images), False)
+            rate = fps or DEFAULT_FPS
+            self.info = SourceInfo(self.path, "folder", w, h, rate, len(self._images), False)
         elif is_image(self.path):
             self._images = [self.path]
             h, w = self._read_image(self.path).shape[:2]
             self.info = SourceInfo(self.path, "image", w, h, 0.0, 1, False)
         else:
             self._images = []
-            self.info = self._open_video()
+            self.info = self._open_video(fps)
 
     @property
     def skipped(self) -> int:
@@ -126,14 +207,27 @@ class FrameSource:
             return self._failed
         return max(0, self.expected - self.decoded)
 
-    def _open_video(self) -> SourceInfo:
+    def _open_video(self, fps: float | None) -> SourceInfo:
+        if fps is not None:
+            raise VidkeysError(
+                f"{self.label}: --fps is for image folders (and the API's frame iterables); "
+                "a video has its own frame rate"
+            )
         try:
-            self._container = av.open(str(self.path))
+            if self.stdin:
+                self._container = av.open("pipe:0")
+            elif self.url:
+                self._container = av.open(self.url, timeout=30.0)
+            else:
+                self._container = av.open(str(self.path))
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+            if self.url or self.stdin:
+                what = f"cannot open {'stdin' if self.stdin else 'the URL'} as a video"
+                raise VidkeysError(f"{self.label}: {what} ({_first_line(exc)})") from exc
             raise VidkeysError(f"{self.path}: {_open_error(self.path, exc)}") from exc
         if not self._container.streams.video:
             self.close()
-            raise VidkeysError(f"{self.path}: no video stream in the file")
+            raise VidkeysError(f"{self.label}: no video stream in the file")
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"  # frame threads: decoding keeps up at 1080p
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
@@ -141,7 +235,7 @@ class FrameSource:
         w, h = stream.codec_context.width, stream.codec_context.height
         if not w or not h:
             self.close()
-            raise VidkeysError(f"{self.path}: video stream has no frame size")
+            raise VidkeysError(f"{self.label}: video stream has no frame size")
         self._exact = bool(stream.frames)
         declared = stream.frames or None
         if declared is None:
@@ -159,13 +253,17 @@ class FrameSource:
         self._first = next(self._av_frames, None)
         if self._first is None:
             self.close()
-            raise VidkeysError(f"{self.path}: no frame could be decoded")
+            raise VidkeysError(f"{self.label}: no frame could be decoded")
         rotation = round(self._first.rotation or 0) % 360
         rotation = rotation if rotation in _ROTATE else 0
         if rotation in (90, 270):
             w, h = h, w
-        has_audio = bool(self._container.streams.audio)
-        return SourceInfo(self.path, "video", w, h, float(rate), declared, has_audio, rotation)
+        # Audio is read again from the source by the writer: not possible from stdin.
+        has_audio = bool(self._container.streams.audio) and not self.stdin
+        location = "" if self.stdin else (self.url or str(self.path))
+        return SourceInfo(
+            self.path, "video", w, h, float(rate), declared, has_audio, rotation, location
+        )
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         """The decoder's frames; undecodable packets are counted, a broken container ends it."""
@@ -206,15 +304,21 @@ class FrameSource:
 
     def _iter_images(self) -> Iterator[Frame]:
         fps = self.info.fps or 1.0
-        self.expected = len(self._images)
+        window = _Window(self._start, self._end, fps)
+        self.expected = 0
         for i, path in enumerate(self._images):
+            t = i / fps if self.info.kind == "folder" else 0.0
+            if window.before(t):
+                continue
+            if window.after(t):
+                break
+            self.expected += 1
             try:
                 image = self._read_image(path)
             except VidkeysError:
                 self._failed += 1
                 continue
             self.decoded += 1
-            t = i / fps if self.info.kind == "folder" else 0.0
             if image.ndim == 2:
                 yield Frame(i, t, image)
             else:
@@ -226,8 +330,16 @@ class FrameSource:
         tb, rate, rotation = stream.time_base, self._rate, self.info.rotation
         start = stream.start_time
         prev, on_grid = -1, True
+        window = _Window(self._start, self._end, float(rate))
+        first_index: int | None = None  # the first frame in the window
         frames = self._av_frames
         first, self._first = self._first, None
+        if first is not None:
+            if start is None and first.pts is not None:
+                start = first.pts
+            if self._seek(window, stream, start):
+                first = None  # the decoder now starts at the keyframe before --start
+                frames = self._av_frames
         if first is not None:
             frames = itertools.chain([first], frames)
         for frame in frames:
@@ -235,10 +347,14 @@ class FrameSource:
             if frame.pts is None or tb is None:
                 index = prev + 1
                 t = index / float(rate)
+                rel = t
             else:
                 if start is None:
                     start = frame.pts
                 t = float(frame.pts * tb)
+                rel = float((frame.pts - start) * tb)
+                if window.before(rel):  # decoded on the way from the keyframe
+                    continue
                 # The index on the stream's frame grid; a variable-rate stream
                 # (off the grid, or two frames on one slot) is counted instead.
                 slot = (frame.pts - start) * tb * rate
@@ -247,12 +363,40 @@ class FrameSource:
                     on_grid = False
                 if not on_grid:
                     index = prev + 1 + (self._failed - failed_before)
+            if window.after(rel):
+                break
             prev = index
+            if first_index is None:
+                first_index = index
+                if not window.whole:
+                    self._failed = 0  # packets before the window are not the window's
             gray = _upright(frame.to_ndarray(format="gray"), rotation)
             image = None if self.gray else _upright(frame.to_ndarray(format="bgr24"), rotation)
             self.decoded += 1
             yield Frame(index, t, gray, image)
-        self.expected = self._expected(prev + 1, on_grid)
+        if window.whole:
+            self.expected = self._expected(prev + 1, on_grid)
+        else:  # a window: only its own time stamps say what it held
+            span = prev + 1 - (first_index or 0) if on_grid and first_index is not None else 0
+            self.expected = max(span, self.decoded + self._failed)
+
+    def _seek(
+        self, window: _Window, stream: av.video.stream.VideoStream, start: int | None
+    ) -> bool:
+        """Jump to the keyframe before ``--start`` (files and URLs that can seek); True if done."""
+        if not window.start or self.stdin or stream.time_base is None:
+            return False
+        target = (start or 0) + int(window.start / stream.time_base)
+        with self._lock:
+            if self._container is None:
+                return False
+            try:
+                self._container.seek(target, stream=stream, backward=True)
+            except (av.FFmpegError, OSError):
+                return False  # not seekable: decode from here and drop what comes before
+            stream.codec_context.flush_buffers()
+            self._av_frames = self._decode()
+        return True
 
     def _expected(self, last: int, on_grid: bool) -> int:
         """Frames the source holds: declared by the container, or seen in its time stamps.
@@ -289,12 +433,24 @@ class ArraySource:
     """Frames the caller already holds (an iterable of BGR or gray arrays) as a source.
 
     Lets Python users feed frames from their own capture code, and tests feed
-    exact pixels without a lossy codec in between.
+    exact pixels without a lossy codec in between. Frame ``i`` is at ``i / fps``
+    seconds (``fps`` default 30; it sets the smoothing's time scale too).
     """
 
-    def __init__(self, frames: Iterable[np.ndarray], gray: bool = False, fps: float = 30.0) -> None:
+    def __init__(
+        self,
+        frames: Iterable[np.ndarray],
+        gray: bool = False,
+        fps: float | None = None,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> None:
+        fps = DEFAULT_FPS if fps is None else fps
+        if fps <= 0 or not math.isfinite(fps):
+            raise VidkeysError(f"fps must be a rate > 0, got {fps}")
         self.gray = gray
         self.skipped = 0
+        self._window = _Window(start, end, fps)
         self._frames = iter(frames)
         first = next(self._frames, None)
         if first is None:
@@ -312,14 +468,17 @@ class ArraySource:
         return Frame(index, timestamp, gray, None if self.gray else image)
 
     def __iter__(self) -> Iterator[Frame]:
-        index = 0
+        frames = self._frames
         if self._first is not None:
-            yield self._frame(0, 0.0, self._first)
+            frames = itertools.chain([self._first], frames)
             self._first = None
-            index = 1
-        for image in self._frames:
-            yield self._frame(index, index / self.info.fps, image)
-            index += 1
+        for index, image in enumerate(frames):
+            t = index / self.info.fps
+            if self._window.before(t):
+                continue
+            if self._window.after(t):
+                break
+            yield self._frame(index, t, image)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -332,12 +491,20 @@ class ArraySource:
 
 
 def open_source(
-    source: Path | str | Iterable[np.ndarray], gray: bool = False
+    source: Path | str | Iterable[np.ndarray],
+    gray: bool = False,
+    fps: float | None = None,
+    start: float | None = None,
+    end: float | None = None,
 ) -> FrameSource | ArraySource:
-    """A :class:`FrameSource` for a path, an :class:`ArraySource` for in-memory frames."""
+    """A :class:`FrameSource` for a path, URL or ``-``, an :class:`ArraySource` for frames.
+
+    ``fps``: the rate of an image folder or of in-memory frames (a video has
+    its own); ``start``/``end``: the window of the source to read, in seconds.
+    """
     if isinstance(source, (str, Path)):
-        return FrameSource(source, gray=gray)
-    return ArraySource(source, gray=gray)
+        return FrameSource(source, gray=gray, fps=fps, start=start, end=end)
+    return ArraySource(source, gray=gray, fps=fps, start=start, end=end)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -361,163 +528,3 @@ def _open_error(path: Path, exc: BaseException) -> str:
             )
         return f"not a video or image file ({_first_line(exc)})"
     return f"cannot read the file ({_first_line(exc)})"
-
-
-_HEAP_FILLED = False
-
-
-def _fill_fresh_memory() -> None:
-    """Have glibc fill memory it hands out and takes back with a fixed byte.
-
-    libx264's assembly reads some memory it has not written: what is there
-    depends on what the process did before, so the same frames gave other
-    H.264 bytes from one run (or one batch worker's earlier videos) to the
-    next. With a fixed fill (``M_PERTURB``, as ``MALLOC_PERTURB_`` sets it)
-    the output is the same bytes every time; the cost was not measurable.
-    """
-    global _HEAP_FILLED
-    if _HEAP_FILLED:
-        return
-    _HEAP_FILLED = True
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).mallopt(-6, 0xA5)  # M_PERTURB; glibc only
-
-
-class VideoWriter:
-    """H.264/MP4 writer that copies the source's audio alongside the frames.
-
-    Writes exactly ``path`` (callers pass a temporary name from
-    :class:`vidkeys.atomic.AtomicOutputs`). Frames keep their source times in
-    a fine time base (1/90000 s), so a variable-frame-rate source keeps its
-    timing. Audio packets are copied from the source in step with the video
-    (a second reader on the input), keeping memory constant.
-    """
-
-    TIME_BASE = Fraction(1, 90000)
-
-    def __init__(
-        self,
-        path: Path,
-        width: int,
-        height: int,
-        fps: float,
-        audio_source: Path | None = None,
-        crf: int = 23,
-        name: Path | None = None,
-    ) -> None:
-        self.path = Path(path)
-        self.name = Path(name or path)  # for messages: the final name
-        _fill_fresh_memory()
-        try:
-            self._out = av.open(str(self.path), "w", format="mp4")
-        except (av.FFmpegError, OSError) as exc:
-            raise VidkeysError(f"cannot write {self.name}: {_first_line(exc)}") from exc
-        rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(30)
-        self._video = self._out.add_stream("libx264", rate=rate)
-        self._video.width, self._video.height = width - width % 2, height - height % 2
-        self._video.pix_fmt = "yuv420p"
-        self._video.codec_context.time_base = self.TIME_BASE
-        self._video.time_base = self.TIME_BASE
-        self._video.options = {"crf": str(crf), "preset": "veryfast"}
-        self._video.thread_type = "AUTO"
-        if ENCODER_THREADS > 0:
-            self._video.codec_context.thread_count = ENCODER_THREADS
-        self._last_pts = -1
-        self._audio_in = None
-        self._audio = None
-        if audio_source is not None:
-            self._open_audio(audio_source)
-
-    def _open_audio(self, source: Path) -> None:
-        src = av.open(str(source))
-        if not src.streams.audio:
-            src.close()
-            return
-        in_stream = src.streams.audio[0]
-        self._audio_in = src
-        self._audio_packets = src.demux(in_stream)
-        self._audio_time_base = in_stream.time_base
-        if in_stream.codec_context.name in _MP4_AUDIO:
-            self._audio = self._out.add_stream_from_template(in_stream)
-            self._transcode = False
-        else:
-            self._audio = self._out.add_stream(
-                "aac", rate=in_stream.codec_context.sample_rate or 48000
-            )
-            self._transcode = True
-        self._pending = None
-
-    def _mux_audio_until(self, t: float | None) -> None:
-        """Copy source audio packets whose time is before ``t`` (all when None)."""
-        if self._audio is None:
-            return
-        while True:
-            packet = self._pending
-            self._pending = None
-            if packet is None:
-                try:
-                    packet = next(self._audio_packets)
-                except (StopIteration, av.FFmpegError):
-                    self._audio_packets = iter(())  # source audio exhausted (or broken)
-                    break
-            if packet.dts is None:  # the demuxer's end-of-stream marker
-                continue
-            if (
-                t is not None
-                and packet.pts is not None
-                and float(packet.pts * self._audio_time_base) > t
-            ):
-                self._pending = packet
-                break
-            if self._transcode:
-                try:
-                    for frame in packet.decode():
-                        frame.pts = None
-                        self._out.mux(self._audio.encode(frame))
-                except av.FFmpegError:
-                    continue
-            else:
-                packet.stream = self._audio
-                self._out.mux(packet)
-
-    def write(self, image: np.ndarray, timestamp: float) -> None:
-        """Encode one BGR frame shown at ``timestamp`` seconds."""
-        h, w = self._video.height, self._video.width
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:h, :w]), format="bgr24")
-        pts = max(self._last_pts + 1, round(timestamp / self.TIME_BASE))
-        frame.pts = pts
-        frame.time_base = self.TIME_BASE
-        self._last_pts = pts
-        self._out.mux(self._video.encode(frame))
-        self._mux_audio_until(timestamp + 0.5)
-
-    def close(self) -> Path:
-        """Flush and close the file."""
-        self._out.mux(self._video.encode())
-        self._mux_audio_until(None)
-        if self._audio is not None and self._transcode:
-            self._out.mux(self._audio.encode())
-        self._out.close()
-        self._close_audio()
-        return self.path
-
-    def _close_audio(self) -> None:
-        if self._audio_in is not None:
-            with contextlib.suppress(av.FFmpegError, OSError):
-                self._audio_in.close()
-            self._audio_in = None
-
-    def abort(self) -> None:
-        """Close without finishing (the caller removes the file); never raises."""
-        with contextlib.suppress(av.FFmpegError, OSError, ValueError):
-            self._out.close()
-        self._close_audio()
-
-
-def write_image(path: Path, image: np.ndarray, ext: str) -> Path:
-    """Write an image in the format of ``ext`` (``.png``, ``.jpg``) to exactly ``path``."""
-    ok, data = cv2.imencode(ext, image)
-    if not ok:
-        raise VidkeysError(f"cannot encode an image as {ext}")
-    path.write_bytes(data.tobytes())
-    return path
