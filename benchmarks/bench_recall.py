@@ -31,12 +31,11 @@ N_POINTS = 68
 
 
 def read_found(path: Path) -> dict[int, list[Found]]:
-    """The faces of a vidkeys CSV, by frame index."""
+    """The faces of a vidkeys CSV, by frame index: every tracked face, whatever
+    its ``success`` (0 marks points not to be trusted, not a missing face)."""
     frames: dict[int, list[Found]] = {}
     with path.open(newline="") as f:
         for row in csv.DictReader(f, skipinitialspace=True):
-            if row.get("success", "1").strip() in ("0", "0.0"):
-                continue
             xs = np.array([float(row[f"x_{i}"]) for i in range(N_POINTS)])
             ys = np.array([float(row[f"y_{i}"]) for i in range(N_POINTS)])
             box = np.array([float(row[k]) for k in ("box_x", "box_y", "box_w", "box_h")])
