@@ -119,6 +119,7 @@ def run_batch(
     force: bool = False,
     quiet: bool = False,
     features: bool = False,
+    openface: bool = False,
 ) -> BatchResult:
     """Process every input into OUTDIR, recording each in the manifest."""
     if engine not in ENGINES:
@@ -134,7 +135,7 @@ def run_batch(
         raise VidkeysError(f"cannot create output folder {outdir}: {exc.strerror}") from exc
     if not outdir.is_dir():
         raise VidkeysError(f"output {outdir} is not a folder")
-    tasks = collect_inputs(inputs, outdir, csv_only, features, config)
+    tasks = collect_inputs(inputs, outdir, csv_only, features, config, openface=openface)
     with _outdir_lock(outdir), _sigterm_interrupts():
         for stale in outdir.rglob(".*.part"):  # left by a run that was killed
             with contextlib.suppress(OSError):

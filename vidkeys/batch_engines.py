@@ -44,11 +44,22 @@ def run_task(task: Task, config: PipelineConfig) -> Record:
         task.csv.parent.mkdir(parents=True, exist_ok=True)
         if task.media is None:
             summary = export_file(
-                task.source, task.csv, config=config, quiet=True, features=task.features
+                task.source,
+                task.csv,
+                config=config,
+                quiet=True,
+                features=task.features,
+                openface=task.openface,
             )
         else:
             summary = annotate_file(
-                task.source, task.media, task.csv, config, quiet=True, features=task.features
+                task.source,
+                task.media,
+                task.csv,
+                config,
+                quiet=True,
+                features=task.features,
+                openface=task.openface,
             )
     except VidkeysError as exc:
         return failed_record(task, str(exc), start)

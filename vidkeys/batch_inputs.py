@@ -31,6 +31,8 @@ class Task:
     features: bool = False
     #: What the outputs depend on (see :func:`task_options`); recorded in the manifest.
     options: str = ""
+    #: The CSV in OpenFace 2's layout (``--openface``).
+    openface: bool = False
 
     @property
     def csv(self) -> Path:
@@ -50,7 +52,9 @@ class Task:
         return [p for p in (self.media, self.csv) if p is not None]
 
 
-def task_options(source: Path, config: PipelineConfig | None, features: bool) -> str:
+def task_options(
+    source: Path, config: PipelineConfig | None, features: bool, openface: bool = False
+) -> str:
     """The options and input a task's outputs depend on, as a canonical JSON string.
 
     The pipeline's settings (not where or how fast it runs), ``--features``,
@@ -66,6 +70,8 @@ def task_options(source: Path, config: PipelineConfig | None, features: bool) ->
         st = Path(weights).stat()
         settings["weights"] = [str(weights), st.st_size, st.st_mtime_ns]
     settings["features"] = features
+    if openface:  # only when set: earlier manifests' options stay valid
+        settings["openface"] = True
     with contextlib.suppress(OSError):
         st = source.stat()
         settings["input"] = [st.st_size, st.st_mtime_ns]
@@ -87,6 +93,7 @@ def collect_inputs(
     csv_only: bool,
     features: bool = False,
     config: PipelineConfig | None = None,
+    openface: bool = False,
 ) -> list[Task]:
     """Expand files, folders (recursively) and globs into tasks, each input once.
 
@@ -119,8 +126,8 @@ def collect_inputs(
             src = src.resolve()
             if (src.parent == outdir or outdir in src.parents) and _is_our_output(src):
                 continue  # never take our own outputs as inputs
-            options = task_options(src, config, features)
-            tasks.setdefault(src, Task(src, rel, outdir, csv_only, features, options))
+            options = task_options(src, config, features, openface)
+            tasks.setdefault(src, Task(src, rel, outdir, csv_only, features, options, openface))
     by_output: dict[Path, Path] = {}
     for task in tasks.values():
         for out in task.outputs:

@@ -235,7 +235,36 @@ Features = Annotated[
     bool,
     typer.Option("--features", help="Add eye/mouth aspect ratios and eye distance to the CSV."),
 ]
-Source = Annotated[Path, typer.Argument(help="Video, image, or folder of images.")]
+# A string, not a Path: a Path would turn a URL's "http://" into "http:/".
+Source = Annotated[
+    str, typer.Argument(help="Video, image, folder of images, - (stdin) or a URL FFmpeg opens.")
+]
+Start = Annotated[
+    float | None,
+    typer.Option("--start", min=0.0, help="Begin at this time, seconds from the start."),
+]
+End = Annotated[
+    float | None, typer.Option("--end", min=0.0, help="Stop before this time, in seconds.")
+]
+Fps = Annotated[
+    float | None,
+    typer.Option("--fps", min=0.001, help="Frame rate of a folder of images (default 30)."),
+]
+OpenFace = Annotated[
+    bool,
+    typer.Option("--openface", help="OpenFace 2's CSV layout: ', ' in the header, frame from 1."),
+]
+PointConfidence = Annotated[
+    bool,
+    typer.Option("--point-confidence", help="Add each point's confidence (conf_0..conf_67)."),
+]
+
+
+def _inputs(fps: float | None, start: float | None, end: float | None) -> Any:
+    from vidkeys.jobs import SourceOptions
+
+    return SourceOptions(fps=fps, start=start, end=end)
+
 
 _RUN, _DETECT, _TRACK = PipelineConfig(), DetectorConfig(), TrackerConfig()
 
@@ -363,6 +392,11 @@ def annotate(
     ids: Annotated[bool, typer.Option("--ids/--no-ids", help="Draw face ids.")] = True,
     pose: Annotated[bool, typer.Option("--pose", help="Draw each head's axes.")] = False,
     features: Features = False,
+    openface: OpenFace = False,
+    point_confidence: PointConfidence = False,
+    start: Start = None,
+    end: End = None,
+    fps: Fps = None,
     quiet: Quiet = False,
 ) -> None:
     """Draw the keypoints of every face on a video (H.264 MP4, audio kept) or image."""
@@ -372,7 +406,16 @@ def annotate(
 
         annotator = Annotator(boxes=boxes, ids=ids, pose=pose)
         summary = annotate_file(
-            source, output, csv, config, annotator, quiet=quiet, features=features
+            source,
+            output,
+            csv,
+            config,
+            annotator,
+            quiet=quiet,
+            features=features,
+            inputs=_inputs(fps, start, end),
+            openface=openface,
+            point_confidence=point_confidence,
         )
         _finish(summary, quiet)
 
@@ -390,13 +433,28 @@ def export_csv(
         Format, typer.Option("--format", help="Rows (csv) or a JSON object a frame.")
     ] = Format.csv,
     features: Features = False,
+    openface: OpenFace = False,
+    point_confidence: PointConfidence = False,
+    start: Start = None,
+    end: End = None,
+    fps: Fps = None,
     quiet: Quiet = False,
 ) -> None:
     """Write keypoints and head pose of every face in every frame (OpenFace-style CSV)."""
     with user_errors(source):
         from vidkeys.jobs import export_file
 
-        summary = export_file(source, output, _value(fmt), config, quiet=quiet, features=features)
+        summary = export_file(
+            source,
+            output,
+            _value(fmt),
+            config,
+            quiet=quiet,
+            features=features,
+            inputs=_inputs(fps, start, end),
+            openface=openface,
+            point_confidence=point_confidence,
+        )
         _finish(summary, quiet)
 
 
@@ -419,6 +477,9 @@ def filter_(
         Path | None,
         typer.Option("--output", "-o", help="Default: IN.OVERLAY.mp4 next to IN."),
     ] = None,
+    start: Start = None,
+    end: End = None,
+    fps: Fps = None,
     quiet: Quiet = False,
 ) -> None:
     """Put an overlay (sunglasses, moustache, hat, your PNG) on every face of a video or image."""
@@ -428,7 +489,14 @@ def filter_(
 
         chosen = load_overlay(overlay, _value(place))
         summary = annotate_file(
-            source, output, None, config, OverlayPainter(chosen), quiet=quiet, tag=chosen.name
+            source,
+            output,
+            None,
+            config,
+            OverlayPainter(chosen),
+            quiet=quiet,
+            tag=chosen.name,
+            inputs=_inputs(fps, start, end),
         )
         _finish(summary, quiet)
 
@@ -453,6 +521,7 @@ def batch(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo inputs already done.")] = False,
     features: Features = False,
+    openface: OpenFace = False,
     quiet: Quiet = False,
 ) -> None:
     """Process many videos and images into one folder, resumably, on all cores or on Ray."""
@@ -471,6 +540,7 @@ def batch(
             address=address,
             force=force,
             features=features,
+            openface=openface,
             quiet=quiet,
         )
         for kind, listed in (("partial", result.partials), ("failed", result.failures)):

@@ -1,19 +1,24 @@
-"""Keypoint sinks: OpenFace-style CSV and per-frame JSON lines.
+"""Keypoint sinks: CSV with OpenFace's column names, OpenFace's own layout, JSON lines.
 
-CSV columns follow OpenFace's so downstream tools read them unchanged::
+CSV columns carry OpenFace's names, in its order::
 
     frame, face_id, timestamp, confidence, success,
     pose_Tx, pose_Ty, pose_Tz, pose_Rx, pose_Ry, pose_Rz,
     x_0..x_67, y_0..y_67, box_x, box_y, box_w, box_h
 
-and, with ``features=True``, ``ear_right, ear_left, mar, iod`` (see
-:mod:`vidkeys.features`). Pose is in mm and radians, as OpenFace writes it
-(see :mod:`vidkeys.pose`).
+then, with ``features=True``, ``ear_right, ear_left, mar, iod`` (see
+:mod:`vidkeys.features`) and, with ``point_confidence=True``,
+``conf_0..conf_67``. Pose is in mm and radians, as OpenFace writes it (see
+:mod:`vidkeys.pose`). ``confidence`` is :func:`vidkeys.confidence.landmark_confidence`
+and ``success`` is 0 where it is below
+:data:`vidkeys.confidence.SUCCESS_THRESHOLD` (tracked, points not to be trusted).
 
-One row per face per frame; a frame with no face has no row (its absence
-in the ``frame`` column is the signal). ``success`` is 1 on every row: a
-face the tracker loses is left out rather than written with stale points.
-JSON lines carry one object per frame, faces or not.
+One row per face per frame; a frame with no face has no row, as in OpenFace's
+multi-face tool (FaceLandmarkVidMulti). The default layout: ``,`` between
+names, ``frame`` from 0 (the source's frame index, as in the Python API and
+JSON lines). ``openface=True`` writes OpenFace 2's layout: ``, `` between
+the header's names (rows plain ``,``) and ``frame`` from 1. JSON lines carry
+one object per frame, faces or not, with each face's 68 point confidences.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import IO
 
 import numpy as np
 
+from vidkeys.confidence import SUCCESS_THRESHOLD, landmark_confidence
 from vidkeys.errors import VidkeysError
 from vidkeys.features import FEATURE_COLUMNS, face_features
 from vidkeys.predictor import N_POINTS
@@ -39,7 +45,17 @@ COLUMNS = (
     + [f"y_{i}" for i in range(N_POINTS)]
     + ["box_x", "box_y", "box_w", "box_h"]
 )
+POINT_CONFIDENCE_COLUMNS = [f"conf_{i}" for i in range(N_POINTS)]
 FORMATS = ("csv", "jsonl")
+
+
+def columns(features: bool = False, point_confidence: bool = False) -> list[str]:
+    """The CSV header's names, in order, for these options."""
+    return (
+        COLUMNS
+        + (list(FEATURE_COLUMNS) if features else [])
+        + (POINT_CONFIDENCE_COLUMNS if point_confidence else [])
+    )
 
 
 class KeypointSink:
@@ -57,11 +73,17 @@ class KeypointSink:
         fmt: str = "csv",
         features: bool = False,
         name: Path | str | None = None,
+        openface: bool = False,
+        point_confidence: bool = False,
     ) -> None:
         if fmt not in FORMATS:
             raise VidkeysError(f"unknown format {fmt!r}: use csv or jsonl")
+        if openface and fmt != "csv":
+            raise VidkeysError("--openface is a CSV layout: it does not go with --format jsonl")
         self.fmt = fmt
         self.features = features
+        self.openface = openface
+        self.point_confidence = point_confidence
         self.path = None if str(path) == "-" else Path(path)
         self.name = Path(name or path)
         if self.path is None:
@@ -72,23 +94,25 @@ class KeypointSink:
             except OSError as exc:
                 raise VidkeysError(f"cannot write {self.name}: {exc.strerror}") from exc
         if fmt == "csv":
-            header = COLUMNS + list(FEATURE_COLUMNS) if features else COLUMNS
-            self._file.write(",".join(header) + "\n")
+            header = columns(features, point_confidence)
+            self._file.write((", " if openface else ",").join(header) + "\n")
 
     def write(self, result: FrameResult) -> None:
         """Add one frame's faces."""
         faces = result.faces
         measures = face_features(faces.points) if self.features else None
+        conf = landmark_confidence(faces.points, faces.point_confidence)
         if self.fmt == "csv":
             lines = []
+            frame = str(result.index + 1 if self.openface else result.index)
             for i in range(len(faces)):
                 pts = faces.points[i]
                 values = [
-                    str(result.index),
+                    frame,
                     str(int(faces.face_id[i])),
                     f"{result.timestamp:.3f}",
-                    f"{faces.confidence[i]:.3f}",
-                    "1",
+                    f"{conf[i]:.3f}",
+                    "1" if conf[i] >= SUCCESS_THRESHOLD else "0",
                     *(f"{v:.1f}" for v in faces.translation[i]),
                     *(f"{v:.4f}" for v in faces.rotation[i]),
                     *(f"{v:.2f}" for v in pts[:, 0]),
@@ -97,13 +121,15 @@ class KeypointSink:
                 ]
                 if measures is not None:
                     values += [f"{v:.4f}" for v in measures[i, :3]] + [f"{measures[i, 3]:.2f}"]
+                if self.point_confidence:
+                    values += [f"{v:.3f}" for v in faces.point_confidence[i]]
                 lines.append(",".join(values) + "\n")
             self._file.write("".join(lines))
         else:
             record = {
                 "frame": result.index,
                 "timestamp": round(result.timestamp, 3),
-                "faces": [_face_record(faces, i, measures) for i in range(len(faces))],
+                "faces": [_face_record(faces, i, measures, conf) for i in range(len(faces))],
             }
             self._file.write(json.dumps(record) + "\n")
         if self.path is None:
@@ -129,12 +155,16 @@ def _numbers(values: np.ndarray, digits: int) -> list[float | None]:
     return [None if np.isnan(v) else round(float(v), digits) for v in values]
 
 
-def _face_record(faces: Faces, i: int, measures: np.ndarray | None) -> dict[str, object]:
+def _face_record(
+    faces: Faces, i: int, measures: np.ndarray | None, conf: np.ndarray
+) -> dict[str, object]:
     record: dict[str, object] = {
         "face_id": int(faces.face_id[i]),
-        "confidence": round(float(faces.confidence[i]), 3),
+        "confidence": round(float(conf[i]), 3),
+        "success": int(conf[i] >= SUCCESS_THRESHOLD),
         "box": _numbers(faces.boxes[i], 1),
         "points": faces.points[i].round(2).tolist(),
+        "point_confidence": faces.point_confidence[i].round(3).tolist(),
         "pose_T": _numbers(faces.translation[i], 1),
         "pose_R": _numbers(faces.rotation[i], 4),
     }

@@ -29,18 +29,35 @@ from vidkeys.export import KeypointSink
 from vidkeys.naming import TAG, media_suffix, output_path
 from vidkeys.pipeline import PipelineConfig, VideoRun
 from vidkeys.results import Faces
-from vidkeys.sources import is_image
-from vidkeys.writers import VideoWriter, write_image
+from vidkeys.sources import STDIN, is_image, is_stream, source_stem
+from vidkeys.writers import VideoWriter, container_for, write_image
 
 #: Draws on a BGR frame in place and returns it: an Annotator, an OverlayPainter.
 Drawer = Callable[[np.ndarray, Faces], np.ndarray]
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How to read an input: ``fps`` of an image folder, the ``start``/``end`` window (s)."""
+
+    fps: float | None = None
+    start: float | None = None
+    end: float | None = None
+
+    def kwargs(self) -> dict[str, float | None]:
+        """As :class:`VideoRun`'s keyword arguments."""
+        return {"fps": self.fps, "start": self.start, "end": self.end}
+
+
+#: Seconds between two progress lines when stderr is not a terminal.
+PROGRESS_EVERY = 10.0
 
 
 @dataclass
 class Summary:
     """Figures of a finished job, for the summary line and batch manifests."""
 
-    input: Path
+    input: Path | str
     frames: int = 0
     faces: int = 0
     skipped: int = 0
@@ -97,13 +114,29 @@ def writing(name: Path) -> Iterator[None]:
         raise VidkeysError(f"cannot write {name}: {reason.splitlines()[0]}") from exc
 
 
-def default_output(source: Path, suffix: str, tag: str = TAG) -> Path:
-    """``IN.TAG.SUFFIX`` next to the input: the rule of :mod:`vidkeys.naming`."""
-    return output_path(source, suffix, tag)
+def default_output(source: Path | str, suffix: str, tag: str = TAG) -> Path:
+    """``IN.TAG.SUFFIX`` next to the input: the rule of :mod:`vidkeys.naming`.
+
+    A URL's outputs go to the current folder, named after the URL's last part;
+    stdin has no name to give, so its outputs need ``-o``.
+    """
+    if str(source) == STDIN:
+        raise VidkeysError("input from stdin (-) needs an output name: give -o")
+    if is_stream(str(source)):
+        return Path(f"{source_stem(source)}.{tag}{suffix}")
+    return output_path(Path(source), suffix, tag)
 
 
-def _check_output(source: Path, output: Path) -> None:
-    if output.exists() and output.resolve() == Path(source).resolve():
+def _input(source: Path | str) -> Path | str:
+    """A local input as a Path; a URL or ``-`` as the string it is (a Path would mangle it)."""
+    return str(source) if is_stream(str(source)) else Path(source)
+
+
+def _check_output(source: Path | str, output: Path) -> None:
+    if str(output) == STDIN:
+        raise VidkeysError("this command writes files: -o - (stdout) is only for export-csv")
+    local = not is_stream(str(source))
+    if local and output.exists() and output.resolve() == Path(source).resolve():
         raise VidkeysError(f"output {output} would overwrite the input")
     if output.is_dir():
         raise VidkeysError(f"output {output} is a folder; give a file name")
@@ -111,11 +144,38 @@ def _check_output(source: Path, output: Path) -> None:
         raise VidkeysError(f"output folder does not exist: {output.parent}")
 
 
-def _progress(run: VideoRun, quiet: bool) -> tqdm:
+class _PlainProgress:
+    """Progress for a log file: one plain line every PROGRESS_EVERY seconds, no ``\\r``."""
+
+    def __init__(self, name: str, total: int | None) -> None:
+        self.name, self.total, self.n = name, total, 0
+        self._start = self._last = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = time.monotonic()
+        if now - self._last >= PROGRESS_EVERY:
+            self._last = now
+            fps = self.n / max(now - self._start, 1e-9)
+            of = f" of {self.total}" if self.total else ""
+            print(f"{self.name}: {self.n}{of} frames, {fps:.1f} fps", file=sys.stderr, flush=True)
+
+    def __enter__(self) -> _PlainProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _progress(run: VideoRun, quiet: bool) -> tqdm | _PlainProgress:
+    """A progress bar on a terminal; plain periodic lines when stderr is a file or pipe."""
+    name = run.info.path.name
+    if not quiet and not sys.stderr.isatty():
+        return _PlainProgress(name, run.info.frames)
     return tqdm(
         total=run.info.frames,
         unit="frame",
-        desc=run.info.path.name,
+        desc=name,
         disable=quiet,
         file=sys.stderr,
         leave=False,
@@ -132,19 +192,32 @@ def annotate_file(
     quiet: bool = False,
     features: bool = False,
     tag: str = "keypoints",
+    inputs: SourceOptions | None = None,
+    openface: bool = False,
+    point_confidence: bool = False,
 ) -> Summary:
-    """Draw on every face of a video (H.264 MP4, audio kept) or image; optionally write CSV.
+    """Draw on every face of a video (H.264 in MP4, MOV or MKV, audio kept) or image.
 
     ``annotator`` does the drawing (default: the keypoints); ``tag`` names the
-    default output, ``IN.TAG.mp4``; ``features`` adds the measures to the CSV.
+    default output, ``IN.TAG.mp4``; ``csv`` also writes the keypoints, with
+    ``features``, ``openface`` and ``point_confidence`` as in :class:`KeypointSink`;
+    ``inputs`` says how to read the source (window, folder rate).
     """
-    source = Path(source)
-    run = VideoRun(source, config, keep_images=True)
+    source = _input(source)
+    if output is not None and str(output) == STDIN:
+        raise VidkeysError(
+            "annotate cannot write its video to stdout (-o -): give a file name "
+            "ending in .mp4, .mov or .mkv"
+        )
+    run = VideoRun(source, config, keep_images=True, **(inputs or SourceOptions()).kwargs())
     still = run.info.kind == "image"
     if output is None:
-        output = default_output(source, media_suffix(source), tag)
+        output = default_output(source, media_suffix(Path(str(source))), tag)
+    output = Path(output)
     if still and not is_image(output):
         raise VidkeysError(f"{output}: an image input needs an image output name (.png, .jpg)")
+    if not still:
+        container_for(output)  # .mp4, .mov or .mkv, else one error line
     _check_output(source, output)
     if csv is not None:
         _check_output(source, csv)
@@ -157,7 +230,13 @@ def annotate_file(
         sink = writer = None
         try:
             if csv is not None:
-                sink = KeypointSink(csv_tmp, features=features, name=csv)
+                sink = KeypointSink(
+                    csv_tmp,
+                    features=features,
+                    name=csv,
+                    openface=openface,
+                    point_confidence=point_confidence,
+                )
             if not still:
                 info = run.info
                 writer = VideoWriter(
@@ -165,7 +244,7 @@ def annotate_file(
                     info.width,
                     info.height,
                     info.fps,
-                    audio_source=source if info.has_audio else None,
+                    audio_source=info.location if info.has_audio else None,
                     name=output,
                 )
             with _progress(run, quiet) as bar:
@@ -209,12 +288,21 @@ def export_file(
     config: PipelineConfig | None = None,
     quiet: bool = False,
     features: bool = False,
+    inputs: SourceOptions | None = None,
+    openface: bool = False,
+    point_confidence: bool = False,
 ) -> Summary:
-    """Keypoints and pose only, as CSV or JSON lines; ``output='-'`` streams to stdout."""
-    source = Path(source)
-    run = VideoRun(source, config, keep_images=False)
+    """Keypoints and pose only, as CSV or JSON lines; ``output='-'`` streams to stdout.
+
+    ``openface``: OpenFace 2's CSV layout; ``point_confidence``: the 68 point
+    confidences as extra CSV columns (JSON lines always have them).
+    """
+    source = _input(source)
+    if openface and fmt != "csv":
+        raise VidkeysError("--openface is a CSV layout: it does not go with --format jsonl")
     if output is None:
         output = default_output(source, "." + fmt)
+    run = VideoRun(source, config, keep_images=False, **(inputs or SourceOptions()).kwargs())
     stdout = str(output) == "-"
     if not stdout:
         _check_output(source, Path(output))
@@ -222,7 +310,14 @@ def export_file(
     start = time.perf_counter()
     with AtomicOutputs() as outs:
         path = outs.add(output) if not stdout else "-"
-        sink = KeypointSink(path, fmt, features, name=output)
+        sink = KeypointSink(
+            path,
+            fmt,
+            features,
+            name=output,
+            openface=openface,
+            point_confidence=point_confidence,
+        )
         try:
             with _progress(run, quiet) as bar:
                 for result in run:

@@ -253,7 +253,13 @@ class FrameSource:
         self._first = next(self._av_frames, None)
         if self._first is None:
             self.close()
-            raise VidkeysError(f"{self.label}: no frame could be decoded")
+            hint = ""
+            if self.stdin:
+                hint = (
+                    " (stdin cannot seek: send a stream format such as MKV, MPEG-TS or "
+                    "fragmented MP4, e.g. ffmpeg ... -f matroska -)"
+                )
+            raise VidkeysError(f"{self.label}: no frame could be decoded{hint}")
         rotation = round(self._first.rotation or 0) % 360
         rotation = rotation if rotation in _ROTATE else 0
         if rotation in (90, 270):
@@ -383,8 +389,9 @@ class FrameSource:
     def _seek(
         self, window: _Window, stream: av.video.stream.VideoStream, start: int | None
     ) -> bool:
-        """Jump to the keyframe before ``--start`` (files and URLs that can seek); True if done."""
-        if not window.start or self.stdin or stream.time_base is None:
+        """Jump to the keyframe before ``--start`` in a local file; True if done."""
+        # Local files only: a URL's server may not take ranges (decoding on drops the rest).
+        if not window.start or self.url or self.stdin or stream.time_base is None:
             return False
         target = (start or 0) + int(window.start / stream.time_base)
         with self._lock:
