@@ -16,8 +16,8 @@ and ``success`` is 0 where it is below
 One row per face per frame; a frame with no face has no row, as in OpenFace's
 multi-face tool (FaceLandmarkVidMulti). The default layout: ``,`` between
 names, ``frame`` from 0 (the source's frame index, as in the Python API and
-JSON lines). ``openface=True`` writes OpenFace 2's layout: ``, `` between
-the header's names (rows plain ``,``) and ``frame`` from 1. JSON lines carry
+JSON lines). ``openface=True`` writes OpenFace 2.2's layout: ``, `` between
+names and values, and ``frame`` from 1. JSON lines carry
 one object per frame, faces or not, with each face's 68 point confidences.
 """
 
@@ -84,6 +84,9 @@ class KeypointSink:
         self.features = features
         self.openface = openface
         self.point_confidence = point_confidence
+        # OpenFace 2.2 puts ", " between names and between values; readers that
+        # split on "," (and strip) and readers that split on ", " both read it.
+        self._sep = ", " if openface else ","
         self.path = None if str(path) == "-" else Path(path)
         self.name = Path(name or path)
         if self.path is None:
@@ -95,7 +98,7 @@ class KeypointSink:
                 raise VidkeysError(f"cannot write {self.name}: {exc.strerror}") from exc
         if fmt == "csv":
             header = columns(features, point_confidence)
-            self._file.write((", " if openface else ",").join(header) + "\n")
+            self._file.write(self._sep.join(header) + "\n")
 
     def write(self, result: FrameResult) -> None:
         """Add one frame's faces."""
@@ -123,7 +126,7 @@ class KeypointSink:
                     values += [f"{v:.4f}" for v in measures[i, :3]] + [f"{measures[i, 3]:.2f}"]
                 if self.point_confidence:
                     values += [f"{v:.3f}" for v in faces.point_confidence[i]]
-                lines.append(",".join(values) + "\n")
+                lines.append(self._sep.join(values) + "\n")
             self._file.write("".join(lines))
         else:
             record = {
