@@ -170,6 +170,12 @@ def train(
     flip: Annotated[
         bool, typer.Option("--flip/--no-flip", help="Mirror half the training crops.")
     ] = True,
+    widths: Annotated[
+        str | None,
+        typer.Option(
+            "--widths", help="Channels of the 4 encoder stages, e.g. 24,48,96,192 (new models)."
+        ),
+    ] = None,
     quiet: bool = False,
 ) -> None:
     """Train the keypoint CNN; the best epoch on held-out people goes to --out."""
@@ -179,6 +185,16 @@ def train(
         from vidkeys.training.train import train as run_training
 
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        model_cfg = None
+        if widths:
+            from vidkeys.network import ModelConfig
+
+            try:
+                model_cfg = ModelConfig(widths=tuple(int(w) for w in widths.split(",")))
+            except ValueError:
+                raise VidkeysError(f"--widths takes 4 whole numbers, got {widths!r}") from None
+            if len(model_cfg.widths) != 4:
+                raise VidkeysError(f"--widths takes 4 whole numbers, got {widths!r}")
         summary = run_training(
             csv,
             images,
@@ -189,6 +205,7 @@ def train(
             resume=resume,
             quiet=quiet,
             init=init,
+            model_cfg=model_cfg,
         )
         typer.echo(
             f"trained {summary['epochs']} epochs in {summary['seconds']:.0f} s; best validation "
