@@ -1,11 +1,15 @@
-"""Paths and reference values shared by several test modules (test modules import
-this, never each other)."""
+"""Paths, reference values and input makers shared by several test modules (test
+modules import this, never each other; pytest fixtures live in conftest.py)."""
 
 from __future__ import annotations
 
 import csv
+import functools
+from fractions import Fraction
 from pathlib import Path
 
+import av
+import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,3 +37,83 @@ def camera_path() -> np.ndarray:
         rows = list(csv.DictReader(f))
     keys = ["a11", "a12", "a13", "a21", "a22", "a23"]
     return np.array([[float(r[k]) for k in keys] for r in rows]).reshape(-1, 2, 3)
+
+
+@functools.cache
+def _small_photo() -> np.ndarray:
+    return cv2.resize(cv2.imread(str(PHOTO)), (240, 240))
+
+
+def drifting_frame(i: int) -> np.ndarray:
+    """Frame ``i`` (BGR, 320x240) of the astronaut drifting sideways, every 60 frames over."""
+    img = np.full((240, 320, 3), 50, np.uint8)
+    x = 20 + i % 60
+    img[:, x : x + 240] = _small_photo()[:, : min(240, 320 - x)]
+    return img
+
+
+def clip(
+    path: Path,
+    frames: int = 30,
+    codec: str = "libx264",
+    fmt: str | None = None,
+    options: dict[str, str] | None = None,
+    times: list[float] | None = None,
+    rotate: int = 0,
+    shift: int = 0,
+) -> Path:
+    """A 320x240 clip of the astronaut drifting (:func:`drifting_frame` from ``shift``);
+    ``times``: each frame's time (VFR); ``rotate``: stored turned clockwise, with a
+    display rotation that turns it back."""
+    with av.open(str(path), "w", format=fmt, options=options or {}) as out:
+        s = out.add_stream(codec, rate=30)
+        w, h = (240, 320) if rotate in (90, 270) else (320, 240)
+        s.width, s.height = w, h
+        s.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        s.gop_size = 10  # key frames often: a cut file still holds decodable frames
+        if rotate:
+            s.set_display_rotation(rotate)
+        tb = Fraction(1, 1000)
+        if times is not None:
+            s.codec_context.time_base = tb
+        for i in range(frames):
+            img = drifting_frame(i + shift)
+            if rotate == 90:
+                img = cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)
+            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            if times is not None:
+                frame.pts, frame.time_base = round(times[i] * 1000), tb
+            out.mux(s.encode(frame))
+        out.mux(s.encode())
+    return path
+
+
+def template_points() -> np.ndarray:
+    """A cartoon 68-point face in iBUG order, in a unit box around (0, 0)."""
+    t = np.linspace(0, np.pi, 17)
+    jaw = np.stack([-0.9 * np.cos(t), -0.2 + 1.1 * np.sin(t)], 1)
+    brow_l = np.stack([np.linspace(-0.75, -0.2, 5), [-0.45, -0.55, -0.58, -0.55, -0.5]], 1)
+    brow_r = brow_l[::-1] * [-1, 1]
+    bridge = np.stack([np.zeros(4), np.linspace(-0.3, 0.15, 4)], 1)
+    nostrils = np.stack([np.linspace(-0.18, 0.18, 5), [0.25, 0.28, 0.3, 0.28, 0.25]], 1)
+
+    def eye(cx: float) -> np.ndarray:
+        a = np.array([0, 1, 2, 3, 4, 5]) * np.pi / 3
+        return np.stack([cx - 0.15 * np.cos(a), -0.3 - 0.06 * np.sin(a)], 1)
+
+    eye_l, eye_r = eye(-0.4), eye(0.4)
+    a = np.linspace(0, 2 * np.pi, 13)[:12]
+    outer = np.stack([-0.4 * np.cos(a), 0.55 - 0.15 * np.sin(a)], 1)
+    b = np.linspace(0, 2 * np.pi, 9)[:8]
+    inner = np.stack([-0.25 * np.cos(b), 0.55 - 0.05 * np.sin(b)], 1)
+    pts = np.concatenate([jaw, brow_l, brow_r, bridge, nostrils, eye_l, eye_r, outer, inner])
+    assert pts.shape == (68, 2)
+    return pts
+
+
+def draw_face(points: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A grey image with a bright blob per keypoint: learnable, with known truth."""
+    img = rng.normal(60, 10, (size, size)).clip(0, 255).astype(np.uint8)
+    for x, y in points:
+        cv2.circle(img, (round(x), round(y)), 2, 220, -1)
+    return img

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.conftest import draw_face, template_points
+from tests.helpers import draw_face, template_points
 from vidkeys.crop import box_from_points
 from vidkeys.training.augment import FLIP_INDEX, AugmentConfig, flip_points, training_crop
 

@@ -5,63 +5,60 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-import av
 import cv2
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers import PHOTO, clip
 from vidkeys.batch_engines import run_task
 from vidkeys.batch_inputs import collect_inputs
 from vidkeys.batch_manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
+from vidkeys.jobs import default_output
+from vidkeys.naming import media_suffix, output_path
 from vidkeys.pipeline import PipelineConfig
 
-REPO = Path(__file__).resolve().parent.parent
-PHOTO = REPO / "samples" / "astronaut.png"
 runner = CliRunner()
 
 
-def _clip(path: Path, frames: int, shift: int = 0) -> None:
-    """A 320x240 clip of the astronaut drifting sideways."""
-    photo = cv2.resize(cv2.imread(str(PHOTO)), (240, 240))
-    with av.open(str(path), "w") as out:
-        s = out.add_stream("libx264", rate=30)
-        s.width, s.height, s.pix_fmt = 320, 240, "yuv420p"
-        for i in range(frames):
-            img = np.full((240, 320, 3), 50, np.uint8)
-            x = 20 + shift + i
-            img[:, x : x + 240] = photo[:, : min(240, 320 - x)]
-            out.mux(s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")))
-        out.mux(s.encode())
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two videos (one in a sub-folder), one image, one corrupt 'video', one text file.
 
-
-@pytest.fixture
-def inputs(tmp_path: Path) -> Path:
-    """Two videos (one in a sub-folder), one image, one corrupt 'video', one text file."""
-    root = tmp_path / "in"
+    Made once for the module: tests read them and write elsewhere.
+    """
+    root = tmp_path_factory.mktemp("batch") / "in"
     (root / "day2").mkdir(parents=True)
-    _clip(root / "a.mp4", 8)
-    _clip(root / "day2" / "b.mp4", 8, shift=10)
+    clip(root / "a.mp4", 8)
+    clip(root / "day2" / "b.mp4", 8, shift=10)
     cv2.imwrite(str(root / "still.png"), cv2.resize(cv2.imread(str(PHOTO)), (256, 256)))
     (root / "broken.mp4").write_bytes(b"\x00\x01garbage" * 100)
     (root / "notes.txt").write_text("not an input")
     return root
 
 
+@pytest.fixture(scope="module")
+def first_run(inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """The folder through two workers, once for the module: ``(OUTDIR, CLI result)``."""
+    out = tmp_path_factory.mktemp("first") / "out"
+    result = runner.invoke(app, ["batch", str(inputs), "-o", str(out), "--workers", "2"])
+    return out, result
+
+
 def _records(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / MANIFEST).read_text().splitlines()]
 
 
-def test_folder_failure_rerun_and_force(inputs: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    result = runner.invoke(app, ["batch", str(inputs), "-o", str(out), "--workers", "2"])
+def test_folder_of_inputs_with_a_failure(first_run: tuple[Path, Any]) -> None:
+    out, result = first_run
     assert result.exit_code == 1  # one input failed
     assert "broken.mp4" in result.stderr and "not a video or image file" in result.stderr
     assert (out / "a.keypoints.mp4").is_file() and (out / "a.keypoints.csv").is_file()
@@ -76,6 +73,11 @@ def test_folder_failure_rerun_and_force(inputs: Path, tmp_path: Path) -> None:
     rows = (out / "a.keypoints.csv").read_text().splitlines()
     assert len(rows) == 1 + 8  # header + one face in each of 8 frames
 
+
+def test_rerun_skips_done_retries_failed_and_force_redoes(
+    inputs: Path, first_run: tuple[Path, Any]
+) -> None:
+    out, _ = first_run
     # Rerun: done inputs are skipped, the failed one is tried again.
     stamp = (out / "a.keypoints.csv").stat().st_mtime_ns
     again = runner.invoke(app, ["batch", str(inputs), "-o", str(out), "--csv-only"])
@@ -94,6 +96,21 @@ def test_folder_failure_rerun_and_force(inputs: Path, tmp_path: Path) -> None:
     assert (out / "a.keypoints.csv").stat().st_mtime_ns != stamp
 
 
+def test_batch_and_single_file_jobs_name_outputs_alike(inputs: Path, tmp_path: Path) -> None:
+    tasks = {t.source.name: t for t in collect_inputs([str(inputs)], tmp_path, csv_only=False)}
+    for name, sub in (("a.mp4", ""), ("b.mp4", "day2"), ("still.png", "")):
+        task, source = tasks[name], inputs / sub / name
+        assert task.csv == tmp_path / sub / default_output(source, ".csv").name
+        media = default_output(source, media_suffix(source))
+        assert task.media == tmp_path / sub / media.name
+    assert tasks["a.mp4"].csv.name == "a.keypoints.csv"
+    assert tasks["a.mp4"].media.name == "a.keypoints.mp4"
+    assert tasks["still.png"].media.name == "still.keypoints.png"
+    assert output_path(Path("x/Shot.JPG"), media_suffix(Path("x/Shot.JPG"))) == Path(
+        "x/Shot.keypoints.jpg"
+    )
+
+
 def test_globs_and_missing_inputs(inputs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = runner.invoke(
@@ -109,7 +126,7 @@ def test_killed_run_resumes_without_redoing_work(tmp_path: Path) -> None:
     src = tmp_path / "in"
     src.mkdir()
     for k in range(6):
-        _clip(src / f"v{k}.mp4", 60, shift=k)
+        clip(src / f"v{k}.mp4", 60, shift=k)
     out = tmp_path / "out"
     cmd = [
         sys.executable,
@@ -149,17 +166,18 @@ def test_killed_run_resumes_without_redoing_work(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
 def test_ray_engine_matches_local(inputs: Path, tmp_path: Path) -> None:
-    (inputs / "broken.mp4").unlink()
+    clean = tmp_path / "in"
+    shutil.copytree(inputs, clean, ignore=shutil.ignore_patterns("broken.mp4"))
     local, remote = tmp_path / "local", tmp_path / "ray"
     assert (
-        runner.invoke(app, ["batch", str(inputs), "-o", str(local), "--csv-only", "-q"]).exit_code
+        runner.invoke(app, ["batch", str(clean), "-o", str(local), "--csv-only", "-q"]).exit_code
         == 0
     )
     result = runner.invoke(
         app,
         [
             "batch",
-            str(inputs),
+            str(clean),
             "-o",
             str(remote),
             "--csv-only",
@@ -176,8 +194,7 @@ def test_ray_engine_matches_local(inputs: Path, tmp_path: Path) -> None:
 
 
 def test_features_reach_the_batch_csv(tmp_path: Path) -> None:
-    photo = Path(__file__).resolve().parent.parent / "samples" / "astronaut.png"
-    task = collect_inputs([str(photo)], tmp_path / "out", csv_only=True, features=True)[0]
+    task = collect_inputs([str(PHOTO)], tmp_path / "out", csv_only=True, features=True)[0]
     record = run_task(task, PipelineConfig(device="cpu"))
     assert record.status == "done", record.error
     header = task.csv.read_text().splitlines()[0].split(",")

@@ -11,11 +11,10 @@ import av
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers import SAMPLE
 from vidkeys.cli import app
 from vidkeys.export import COLUMNS
 
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "samples" / "astronaut.mp4"
 runner = CliRunner()
 
 

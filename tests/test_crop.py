@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import draw_face, template_points
+from tests.helpers import draw_face, template_points
 from vidkeys.crop import (
     CROP_SIZE,
     apply_matrix,

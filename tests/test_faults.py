@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -28,57 +27,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers import SAMPLE, clip
 from vidkeys.batch import LOCK
 from vidkeys.batch_manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
 from vidkeys.errors import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PARTIAL
 
-REPO = Path(__file__).resolve().parent.parent
-PHOTO = REPO / "samples" / "astronaut.png"
-SAMPLE = REPO / "samples" / "astronaut.mp4"
 runner = CliRunner()
-_PHOTO = cv2.resize(cv2.imread(str(PHOTO)), (240, 240))
-
-
-def _image(i: int) -> np.ndarray:
-    img = np.full((240, 320, 3), 50, np.uint8)
-    x = 20 + i % 60
-    img[:, x : x + 240] = _PHOTO[:, : min(240, 320 - x)]
-    return img
-
-
-def clip(
-    path: Path,
-    frames: int = 30,
-    codec: str = "libx264",
-    fmt: str | None = None,
-    options: dict[str, str] | None = None,
-    times: list[float] | None = None,
-    rotate: int = 0,
-) -> Path:
-    """A 320x240 clip of the astronaut drifting; ``times``: each frame's time (VFR);
-    ``rotate``: stored turned clockwise, with a display rotation that turns it back."""
-    with av.open(str(path), "w", format=fmt, options=options or {}) as out:
-        s = out.add_stream(codec, rate=30)
-        w, h = (240, 320) if rotate in (90, 270) else (320, 240)
-        s.width, s.height = w, h
-        s.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
-        s.gop_size = 10  # key frames often: a cut file still holds decodable frames
-        if rotate:
-            s.set_display_rotation(rotate)
-        tb = Fraction(1, 1000)
-        if times is not None:
-            s.codec_context.time_base = tb
-        for i in range(frames):
-            img = _image(i)
-            if rotate == 90:
-                img = cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)
-            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
-            if times is not None:
-                frame.pts, frame.time_base = round(times[i] * 1000), tb
-            out.mux(s.encode(frame))
-        out.mux(s.encode())
-    return path
 
 
 def run_cli(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -474,10 +429,10 @@ def _start_batch(videos: Path, out: Path, workers: int) -> tuple[subprocess.Pope
     return proc, _children(proc.pid)
 
 
-@pytest.fixture
-def long_videos(tmp_path: Path) -> Path:
-    folder = tmp_path / "long"
-    folder.mkdir()
+@pytest.fixture(scope="module")
+def long_videos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three 5 s clips, made once: the tests read them and write elsewhere."""
+    folder = tmp_path_factory.mktemp("long")
     for k in range(3):
         clip(folder / f"L{k}.mp4", 150)
     return folder

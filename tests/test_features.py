@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_pipeline import PHOTO
+from tests.helpers import PHOTO
 from vidkeys.cli import app
 from vidkeys.export import COLUMNS
 from vidkeys.features import FEATURE_COLUMNS, face_features

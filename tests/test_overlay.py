@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.test_pipeline import PHOTO, SAMPLE, camera_path
+from tests.helpers import PHOTO, SAMPLE, camera_path
 from vidkeys.cli import app
 from vidkeys.jobs import annotate_file
 from vidkeys.overlay import Overlay, OverlayPainter, load_overlay, paste, targets

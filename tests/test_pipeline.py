@@ -13,24 +13,12 @@ import numpy as np
 import pytest
 
 import vidkeys
-from tests.helpers import ASTRONAUT_REFERENCE
+from tests.helpers import ASTRONAUT_REFERENCE, PHOTO, SAMPLE, camera_path
 from vidkeys.export import COLUMNS, KeypointSink
 from vidkeys.jobs import annotate_file, export_file
 from vidkeys.pipeline import PipelineConfig
 from vidkeys.results import Faces, FrameResult
 from vidkeys.track import TrackerConfig
-
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "samples" / "astronaut.mp4"
-PHOTO = REPO / "samples" / "astronaut.png"
-
-
-def camera_path() -> np.ndarray:
-    """The sample's true photo -> frame affine per frame, ``(n, 2, 3)``."""
-    with (REPO / "samples" / "astronaut_path.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    keys = ["a11", "a12", "a13", "a21", "a22", "a23"]
-    return np.array([[float(r[k]) for k in keys] for r in rows]).reshape(-1, 2, 3)
 
 
 def read_video(path: Path) -> tuple[int, int, int, Fraction, list[str]]:

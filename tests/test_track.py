@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tests.conftest import template_points
+from tests.helpers import template_points
 from vidkeys.crop import box_from_points
 from vidkeys.smooth import OneEuroFilter
 from vidkeys.track import Tracker, TrackerConfig, iou
