@@ -520,6 +520,37 @@ def filter_(
 
 @app.command()
 @pipeline_options
+def report(
+    source: Annotated[
+        str, typer.Argument(help="Video (the pipeline runs), or a vidkeys CSV of one.")
+    ],
+    config: PipelineConfig,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="HTML file. Default: IN.report.html next to IN."),
+    ] = None,
+    video: Annotated[
+        Path | None,
+        typer.Option("--video", help="With a CSV: its video (default: found by name beside it)."),
+    ] = None,
+    start: Start = None,
+    end: End = None,
+    fps: Fps = None,
+    quiet: Quiet = False,
+) -> None:
+    """One self-contained HTML page: faces, when each is present, head pose, blinks, figures."""
+    with user_errors(source):
+        from vidkeys.report import make_report
+
+        summary = make_report(
+            source, output, video, config, inputs=_inputs(fps, start, end), quiet=quiet
+        )
+        if not quiet:
+            typer.echo(summary.line(), err=True)
+
+
+@app.command()
+@pipeline_options
 def batch(
     inputs: Annotated[list[str], typer.Argument(help="Files, folders (recursive) or globs.")],
     config: PipelineConfig,
