@@ -307,9 +307,7 @@ def _chart(
             'stroke-width="1.2"/>'
         )
         legend_x -= 8 * len(label) + 14
-        out.append(
-            f'<text x="{legend_x}" y="-3" class="axis" style="fill:{colour}">{label}</text>'
-        )
+        out.append(f'<text x="{legend_x}" y="-3" class="axis" style="fill:{colour}">{label}</text>')
     out.append(
         f'<text x="{CHART_W}" y="{CHART_H + 12}" class="axis" text-anchor="end">'
         f"{_clock(duration)}</text>"
