@@ -7,6 +7,7 @@ that needs it is skipped when that is unset.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -86,3 +87,18 @@ def test_default_csv_is_plain(tmp_path: Path) -> None:
     d = pd.read_csv(out)
     assert "conf_0" not in d.columns
     assert d["success"].dtype == np.int64
+
+
+def test_batch_openface(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vidkeys.cli import app
+
+    out = tmp_path / "out"
+    args = ["batch", str(SAMPLE), "-o", str(out), "--csv-only", "--openface", "--workers", "1"]
+    result = CliRunner().invoke(app, [*args, "-q"])
+    assert result.exit_code == 0, result.stderr
+    d = read_openface(out / "astronaut.keypoints.csv")
+    assert d["frame"].min() == 1 and "face_id" in d.columns
+    record = json.loads((out / "manifest.jsonl").read_text().splitlines()[-1])
+    assert json.loads(record["options"])["openface"] is True  # a rerun without it redoes it
