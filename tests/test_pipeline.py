@@ -14,6 +14,7 @@ import pytest
 
 import vidkeys
 from tests.helpers import ASTRONAUT_REFERENCE, PHOTO, SAMPLE, camera_path
+from vidkeys.confidence import SUCCESS_THRESHOLD, landmark_confidence
 from vidkeys.export import COLUMNS, KeypointSink
 from vidkeys.jobs import annotate_file, export_file
 from vidkeys.pipeline import PipelineConfig
@@ -203,3 +204,17 @@ def test_process_takes_the_cli_names_flat_and_leaves_the_callers_config_alone() 
     assert run.config.detect_every == 3 and run.config.detector.min_neighbors == 5
     with pytest.raises(vidkeys.VidkeysError, match="unknown pipeline option 'bogus'"):
         vidkeys.process([np.zeros((64, 64), np.uint8)], bogus=1)
+
+
+def test_the_api_and_the_csv_give_one_confidence(sample_run) -> None:
+    """``Faces.confidence`` is what the CSV writes, and ``success`` follows from it."""
+    _, table = sample_run
+    with table.open() as f:
+        rows = list(csv.DictReader(f))
+    api = [r.faces for r in vidkeys.process(SAMPLE)]
+    written = np.array([float(r["confidence"]) for r in rows])
+    np.testing.assert_allclose(written, [f.confidence[0] for f in api], atol=1e-3)
+    assert [r["success"] == "1" for r in rows] == [c >= SUCCESS_THRESHOLD for c in written]
+    assert all(
+        np.allclose(f.confidence, landmark_confidence(f.points, f.point_confidence)) for f in api
+    )

@@ -9,7 +9,8 @@ CSV columns carry OpenFace's names, in its order::
 then, with ``features=True``, ``ear_right, ear_left, mar, iod`` (see
 :mod:`vidkeys.features`) and, with ``point_confidence=True``,
 ``conf_0..conf_67``. Pose is in mm and radians, as OpenFace writes it (see
-:mod:`vidkeys.pose`). ``confidence`` is :func:`vidkeys.confidence.landmark_confidence`
+:mod:`vidkeys.pose`). ``confidence`` is ``Faces.confidence``
+(:func:`vidkeys.confidence.landmark_confidence`)
 and ``success`` is 0 where it is below
 :data:`vidkeys.confidence.SUCCESS_THRESHOLD` (tracked, points not to be trusted).
 
@@ -31,7 +32,7 @@ from typing import IO
 
 import numpy as np
 
-from vidkeys.confidence import SUCCESS_THRESHOLD, landmark_confidence
+from vidkeys.confidence import SUCCESS_THRESHOLD
 from vidkeys.errors import VidkeysError
 from vidkeys.features import FEATURE_COLUMNS, face_features
 from vidkeys.predictor import N_POINTS
@@ -104,7 +105,7 @@ class KeypointSink:
         """Add one frame's faces."""
         faces = result.faces
         measures = face_features(faces.points) if self.features else None
-        conf = landmark_confidence(faces.points, faces.point_confidence)
+        conf = faces.confidence
         if self.fmt == "csv":
             lines = []
             frame = str(result.index + 1 if self.openface else result.index)

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vidkeys.confidence import landmark_confidence
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.cuts import CutConfig, SceneCuts
 from vidkeys.detect import DetectorConfig, FaceSearch, SearchJob
@@ -170,6 +171,7 @@ class VideoRun:
         if not found:
             return Faces.empty()
         smoothed = np.stack([t.smoothed for t in found])
+        point_conf = np.stack([t.point_confidence for t in found])
         t4 = time.perf_counter()
         clock["track"] += t4 - t3
         rotation, translation = head_pose(smoothed, gray.shape[1], gray.shape[0])
@@ -178,10 +180,10 @@ class VideoRun:
             np.array([t.face_id for t in found], np.int64),
             np.stack([box_from_points(p) for p in smoothed]),
             smoothed,
-            np.array([t.confidence for t in found]),
+            landmark_confidence(smoothed, point_conf),
             rotation,
             translation,
-            np.stack([t.point_confidence for t in found]),
+            point_conf,
         )
 
     def _keypoints(

@@ -31,7 +31,7 @@ import numpy as np
 
 from vidkeys.annotate import PALETTE
 from vidkeys.atomic import AtomicOutputs
-from vidkeys.confidence import SUCCESS_THRESHOLD, landmark_confidence
+from vidkeys.confidence import SUCCESS_THRESHOLD
 from vidkeys.errors import VidkeysError
 from vidkeys.features import face_features
 from vidkeys.sources import VIDEO_EXTS, FrameSource, SourceInfo, is_stream, source_stem
@@ -163,7 +163,7 @@ def collect(results: object) -> tuple[dict[int, FaceSeries], int]:
         faces = result.faces
         if not len(faces):
             continue
-        conf = landmark_confidence(faces.points, faces.point_confidence)
+        conf = faces.confidence
         for i in range(len(faces)):
             rows += 1
             parts.setdefault(int(faces.face_id[i]), []).append(

@@ -90,8 +90,9 @@ class Faces:
 
     ``points`` are ``(n, 68, 2)`` pixel coordinates in iBUG order; ``boxes``
     are ``(x, y, w, h)`` Haar-style face boxes derived from the points;
-    ``confidence`` in [0, 1] is the lower of the CNN's face score and the
-    points' mean confidence; ``point_confidence`` ``(n, 68)`` in [0, 1] is how
+    ``confidence`` in (0, 1) is how far the points can be trusted
+    (:func:`vidkeys.confidence.landmark_confidence`; below 0.5, ``success`` 0 in
+    the CSV); ``point_confidence`` ``(n, 68)`` in [0, 1] is how
     sharp each point's heatmap peak was (see
     :func:`vidkeys.predictor.point_confidence`); ``rotation`` (pitch, yaw,
     roll in radians) and ``translation`` (mm) are the head pose, in
