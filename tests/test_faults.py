@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import SAMPLE, clip
+from tests.helpers import PHOTO, SAMPLE, clip
 from vidkeys.batch import LOCK
 from vidkeys.batch_manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
@@ -279,10 +279,13 @@ def _points(csv: Path) -> np.ndarray:
     return np.array([[float(v) for v in r[11 : 11 + 136]] for r in rows(csv)])
 
 
-def test_annotate_and_export_give_the_same_points(tmp_path: Path) -> None:
-    src = clip(tmp_path / "c.mp4", 20)
+@pytest.mark.parametrize("kind", ["video", "image"])
+def test_annotate_and_export_give_the_same_points(kind: str, tmp_path: Path) -> None:
+    src = clip(tmp_path / "c.mp4", 20) if kind == "video" else PHOTO
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
-    assert runner.invoke(app, ["annotate", str(src), "--csv", str(a), "-q"]).exit_code == 0
+    out = tmp_path / f"a.keypoints{src.suffix}"
+    args = ["annotate", str(src), "-o", str(out), "--csv", str(a), "-q"]
+    assert runner.invoke(app, args).exit_code == 0
     assert runner.invoke(app, ["export-csv", str(src), "-o", str(b), "-q"]).exit_code == 0
     assert a.read_text() == b.read_text()
 

@@ -297,7 +297,10 @@ class FrameSource:
             yield from frames
 
     def _read_image(self, path: Path) -> np.ndarray:
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if self.gray else cv2.IMREAD_COLOR)
+        # Always in colour: OpenCV's IMREAD_GRAYSCALE converts differently from
+        # cvtColor, and the grey the detector and CNN see must not depend on
+        # whether a video is being written (annotate and export-csv agree).
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise VidkeysError(f"cannot read image {path}: not a supported image file")
         return image
@@ -325,10 +328,8 @@ class FrameSource:
                 self._failed += 1
                 continue
             self.decoded += 1
-            if image.ndim == 2:
-                yield Frame(i, t, image)
-            else:
-                yield Frame(i, t, cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), image)
+            gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            yield Frame(i, t, gray, None if self.gray else image)
 
     def _iter_video(self) -> Iterator[Frame]:
         assert self._container is not None
