@@ -22,7 +22,7 @@ from pathlib import Path
 from make_video import make_video  # benchmarks/ is on sys.path when run as a script
 
 from vidkeys.batch import run_batch
-from vidkeys.pipeline import PipelineConfig
+from vidkeys.config import PipelineConfig
 
 
 def main() -> None:

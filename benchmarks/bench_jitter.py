@@ -19,8 +19,7 @@ import cv2
 import numpy as np
 
 import vidkeys
-from vidkeys.pipeline import PipelineConfig
-from vidkeys.track import TrackerConfig
+from vidkeys.config import PipelineConfig, TrackerConfig
 
 PHOTO = Path(__file__).resolve().parent.parent / "samples" / "astronaut.png"
 SETTLE = 20

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import cv2
 
-from vidkeys.detect import DetectorConfig, HaarDetector
+from vidkeys.config import DetectorConfig, PipelineConfig, TrackerConfig
+from vidkeys.detect import HaarDetector
 from vidkeys.jobs import annotate_file, export_file
-from vidkeys.pipeline import PipelineConfig, VideoRun
+from vidkeys.pipeline import VideoRun
 from vidkeys.sources import FrameSource
-from vidkeys.track import TrackerConfig, iou
+from vidkeys.track import iou
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -22,9 +22,9 @@ from vidkeys.batch_engines import run_task
 from vidkeys.batch_inputs import collect_inputs
 from vidkeys.batch_manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
+from vidkeys.config import PipelineConfig
 from vidkeys.jobs import default_output
 from vidkeys.naming import media_suffix, output_path
-from vidkeys.pipeline import PipelineConfig
 
 runner = CliRunner()
 

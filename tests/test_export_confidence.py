@@ -20,14 +20,15 @@ def _faces() -> Faces:
     good = FACE_3D[:, :2] * 1.2 + [200.0, 150.0]
     bad = np.random.default_rng(0).uniform(100, 220, (68, 2))
     points = np.stack([good, bad])
+    point_confidence = np.stack([np.full(68, 0.6), np.full(68, 0.05)])
     return Faces(
         face_id=np.array([3, 4]),
         boxes=np.array([[100.0, 100, 80, 80], [100, 100, 80, 80]]),
         points=points,
-        confidence=np.array([0.99, 0.99]),  # the face score saturates on both
+        confidence=landmark_confidence(points, point_confidence),  # as the pipeline fills it
         rotation=np.zeros((2, 3)),
         translation=np.zeros((2, 3)),
-        point_confidence=np.stack([np.full(68, 0.6), np.full(68, 0.05)]),
+        point_confidence=point_confidence,
     )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from tests.helpers import template_points
+from vidkeys.config import TrackerConfig
 from vidkeys.crop import box_from_points
 from vidkeys.smooth import OneEuroFilter
-from vidkeys.track import Tracker, TrackerConfig, iou
+from vidkeys.track import Tracker, iou
 
 
 def _face(x: float) -> np.ndarray:

@@ -21,8 +21,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from vidkeys.config import DetectorConfig
 from vidkeys.crop import box_from_points
-from vidkeys.detect import DetectorConfig, HaarDetector
+from vidkeys.detect import HaarDetector
 from vidkeys.errors import VidkeysError
 from vidkeys.predictor import N_POINTS
 

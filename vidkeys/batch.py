@@ -36,8 +36,8 @@ from tqdm import tqdm
 from vidkeys.batch_engines import ENGINES, run_local, run_ray
 from vidkeys.batch_inputs import collect_inputs
 from vidkeys.batch_manifest import MANIFEST, Record, append_record, is_done, read_manifest
+from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError
-from vidkeys.pipeline import PipelineConfig
 
 LOCK = ".vidkeys.lock"
 

@@ -29,8 +29,8 @@ from tqdm import tqdm
 from vidkeys.atomic import partial_path
 from vidkeys.batch_inputs import Task
 from vidkeys.batch_manifest import Record
+from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError
-from vidkeys.pipeline import PipelineConfig
 
 ENGINES = ("local", "ray")
 

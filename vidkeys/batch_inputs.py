@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError
 from vidkeys.naming import media_suffix, output_path
-from vidkeys.pipeline import PipelineConfig
 from vidkeys.sources import IMAGE_EXTS, VIDEO_EXTS
 
 

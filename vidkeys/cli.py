@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from vidkeys.detect import DetectorConfig
+from vidkeys.config import DetectorConfig, PipelineConfig, TrackerConfig, option_help
 from vidkeys.errors import (
     EXIT_BROKEN_PIPE,
     EXIT_ERROR,
@@ -30,8 +30,6 @@ from vidkeys.errors import (
     EXIT_PARTIAL,
     VidkeysError,
 )
-from vidkeys.pipeline import PipelineConfig
-from vidkeys.track import TrackerConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -285,58 +283,29 @@ def _inputs(fps: float | None, start: float | None, end: float | None) -> Any:
 
 _RUN, _DETECT, _TRACK = PipelineConfig(), DetectorConfig(), TrackerConfig()
 
-# Options every video command shares, as (name, annotated type, default); the
-# defaults are the config dataclasses' own, so each is written in one place.
+
+def _setting(config: object, name: str, kind: type, flag: str, **limits: Any) -> tuple:
+    """A shared option for setting ``name`` of ``config``: its default and help come
+    from the config dataclass, where each is written once."""
+    default = getattr(config, name)
+    if name == "detect_width":
+        default = default or 0  # None (auto) is 0 on the command line
+    return (
+        name,
+        Annotated[kind, typer.Option(flag, help=option_help(type(config), name), **limits)],
+        default,
+    )
+
+
+# Options every video command shares, as (name, annotated type, default).
 _PIPELINE_OPTIONS = [
-    (
-        "detect_every",
-        Annotated[
-            int,
-            typer.Option(
-                "--detect-every",
-                min=1,
-                help="While faces are followed, a slice of the face search every N frames.",
-            ),
-        ],
-        _RUN.detect_every,
-    ),
-    (
-        "scale_factor",
-        Annotated[float, typer.Option("--scale-factor", min=1.001, help="Haar scale step.")],
-        _DETECT.scale_factor,
-    ),
-    (
-        "min_neighbors",
-        Annotated[int, typer.Option("--min-neighbors", min=0, help="Haar min neighbours.")],
-        _DETECT.min_neighbors,
-    ),
-    (
-        "min_size",
-        Annotated[int, typer.Option("--min-size", min=1, help="Smallest face, px (as searched).")],
-        _DETECT.min_size,
-    ),
-    (
-        "detect_width",
-        Annotated[
-            int,
-            typer.Option(
-                "--detect-width",
-                min=0,
-                help="Shrink frames to this width for Haar (0: auto, half).",
-            ),
-        ],
-        _DETECT.detect_width or 0,
-    ),
-    (
-        "batch_size",
-        Annotated[int, typer.Option("--batch-size", min=1, help="Most crops per CNN call.")],
-        _RUN.batch_size,
-    ),
-    (
-        "smooth",
-        Annotated[bool, typer.Option("--smooth/--no-smooth", help="One Euro smoothing per track.")],
-        _TRACK.smooth,
-    ),
+    _setting(_RUN, "detect_every", int, "--detect-every", min=1),
+    _setting(_DETECT, "scale_factor", float, "--scale-factor", min=1.001),
+    _setting(_DETECT, "min_neighbors", int, "--min-neighbors", min=0),
+    _setting(_DETECT, "min_size", int, "--min-size", min=1),
+    _setting(_DETECT, "detect_width", int, "--detect-width", min=0),
+    _setting(_RUN, "batch_size", int, "--batch-size", min=1),
+    _setting(_TRACK, "smooth", bool, "--smooth/--no-smooth"),
     ("device", DeviceOpt, Device.auto),
     (
         "debug",

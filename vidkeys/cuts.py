@@ -12,22 +12,12 @@ a histogram change of 0.16, cuts 50-145 and 0.21-1.0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
+from vidkeys.config import CutConfig
+
 THUMB = (32, 18)
-
-
-@dataclass(frozen=True)
-class CutConfig:
-    """Thresholds a frame-to-frame change must pass (both) to count as a cut."""
-
-    #: Mean absolute change of the thumbnail, in grey levels.
-    min_change: float = 25.0
-    #: Half the L1 distance of the 32-bin grey histograms (0: same, 1: disjoint).
-    min_histogram_change: float = 0.15
 
 
 class SceneCuts:

@@ -13,38 +13,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vidkeys.config import DetectorConfig
 from vidkeys.errors import VidkeysError
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    """Haar parameters, and the width frames are shrunk to before detection.
-
-    Detection is the slowest stage and its cost grows with frame area, while
-    a face at half a frame's resolution is still far above Haar's 24 px
-    window. ``detect_width=None`` (auto) therefore searches at half the frame
-    width, kept within 320-960 px: 640x360 is searched at 320 px wide,
-    1920x1080 at 960. Faces smaller than about twice ``min_size`` (in frame
-    pixels) are then missed; give a larger width to find them.
-
-    ``min_neighbors`` is 3, not OpenCV's 5: on youtube-faces-68's held-out
-    people 5 misses 3.5 % of the faces and 3 misses 0.9 %; the extra false
-    boxes it finds are dropped later by the CNN's face score.
-    ``min_size`` is the smallest face searched, in pixels of the (shrunk)
-    image Haar sees; Haar's own window is 24 px, so smaller values do nothing.
-    """
-
-    scale_factor: float = 1.1
-    min_neighbors: int = 3
-    min_size: int = 24
-    detect_width: int | None = None
-    #: Also search turned faces with the profile cascade (both ways).
-    profiles: bool = True
-    #: Also search the full-resolution frame, in tiles, for faces too small
-    #: for the shrunk search (only when the detection width is below the frame's).
-    small_faces: bool = True
 
 
 def _check(config: DetectorConfig) -> None:

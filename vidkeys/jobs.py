@@ -24,10 +24,11 @@ from tqdm import tqdm
 
 from vidkeys.annotate import Annotator
 from vidkeys.atomic import AtomicOutputs
+from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError
 from vidkeys.export import KeypointSink
 from vidkeys.naming import TAG, media_suffix, output_path
-from vidkeys.pipeline import PipelineConfig, VideoRun
+from vidkeys.pipeline import VideoRun
 from vidkeys.results import Faces
 from vidkeys.sources import STDIN, is_image, is_stream, source_stem
 from vidkeys.writers import VideoWriter, container_for, write_image

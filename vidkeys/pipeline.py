@@ -32,48 +32,23 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 import numpy as np
 
 from vidkeys.confidence import landmark_confidence
+from vidkeys.config import PipelineConfig
 from vidkeys.crop import box_from_points, cut_faces, to_frame
-from vidkeys.cuts import CutConfig, SceneCuts
-from vidkeys.detect import DetectorConfig, FaceSearch, SearchJob
+from vidkeys.cuts import SceneCuts
+from vidkeys.detect import FaceSearch, SearchJob
 from vidkeys.errors import VidkeysError
 from vidkeys.pose import head_pose
 from vidkeys.predictor import KeypointPredictor, shared_predictor
 from vidkeys.prefetch import prefetch
 from vidkeys.results import Faces, FrameResult
 from vidkeys.sources import SourceInfo, open_source
-from vidkeys.track import Tracker, TrackerConfig
-
-
-@dataclass
-class PipelineConfig:
-    """Knobs of a run; the CLI's options map onto these one to one."""
-
-    detector: DetectorConfig = field(default_factory=DetectorConfig)
-    tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    cuts: CutConfig = field(default_factory=CutConfig)
-    #: Frames between two background search slices while faces are followed.
-    #: On the real clips 1, 2, 4 and 10 find the same faces (new faces there
-    #: come with cuts or into empty frames, which are searched at once) while
-    #: CPU time per frame falls from 36.9 to 14.5 ms (benchmarks/bench_recall.py).
-    detect_every: int = 10
-    #: With no face followed, the frontal slice and the next slice run at once
-    #: on every ``idle_every``-th frame: a face coming into an empty shot is
-    #: found in the frame it appears or the next, at half the cost of
-    #: searching every faceless frame (cuts are searched at once anyway).
-    idle_every: int = 2
-    batch_size: int = 64
-    device: str = "auto"
-    weights: Path | None = None
-    #: CPU threads for the CNN. One: a frame's few crops gain little from a
-    #: second thread, and the other core is busy decoding and detecting
-    #: (640x360, 2 faces, two runs each: 116-144 fps with 1 thread, 108-119 with 2).
-    cnn_threads: int | None = 1
+from vidkeys.track import Tracker
 
 
 class VideoRun:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vidkeys.config import TrackerConfig
 from vidkeys.crop import box_from_points
 from vidkeys.detect import SAME_FACE, overlap
 from vidkeys.smooth import OneEuroFilter
@@ -71,33 +72,6 @@ class Track:
         step = self.box[:2] - previous[:2]
         fast = np.hypot(*step) > 0.1 * self.box[2]
         self.crop_box = self.box + np.array([*step, 0.0, 0.0]) if fast else self.box
-
-
-@dataclass
-class TrackerConfig:
-    """When a face counts as found, and how long a lost face keeps its id."""
-
-    #: Confidence (the lower of the face score and the points' mean
-    #: confidence, see ``VideoRun._keypoints``) a followed face needs to stay
-    #: tracked: low, so a face turning away is followed, not dropped.
-    min_confidence: float = 0.15
-    #: Confidence a new detection needs to start a track: higher, because
-    #: Haar's false boxes (a light switch, lettering, a grille) get face
-    #: scores of 0.99. 0.35 is a mean heatmap peak of 0.153, above 90 % of
-    #: the non-face crops of the held-out people (0.133). On the real clips
-    #: (``benchmarks/bench_recall.py``), 0.5 kept only a third of a turned
-    #: face's frames, 0.3 let a robot's grille in (README, "Real footage").
-    new_confidence: float = 0.35
-    #: A lost face keeps its id this many frames, if it was seen in at least
-    #: ``min_hits`` frames (a one-frame track is dropped at once).
-    max_gap: int = 15
-    min_hits: int = 3
-    match_iou: float = 0.3
-    smooth: bool = True
-    # One Euro settings, picked on the sample clip (motion) and a still noisy
-    # clip (jitter): see README "Smoothing".
-    min_cutoff: float = 0.1
-    beta: float = 20.0
 
 
 #: What the tracker asks of the CNN: crop these boxes of this frame, return

@@ -1,0 +1,117 @@
+"""Every setting of a run, its default and its help: the one place they are written.
+
+The pipeline's stages read these dataclasses; the CLI builds its options from
+them (:func:`option_help` gives an option's help text), and
+:func:`vidkeys.process` takes their field names flat. Nothing heavy is
+imported here, so ``vidkeys --help`` starts without numpy, OpenCV or PyAV.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+def _opt(default: object, text: str) -> object:
+    """A field with a CLI help text (``field.metadata["help"]``)."""
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Haar parameters, and the width frames are shrunk to before detection.
+
+    Detection is the slowest stage and its cost grows with frame area, while
+    a face at half a frame's resolution is still far above Haar's 24 px
+    window. ``detect_width=None`` (auto) therefore searches at half the frame
+    width, kept within 320-960 px: 640x360 is searched at 320 px wide,
+    1920x1080 at 960. Smaller faces are searched at full resolution in tiles
+    (``small_faces``), a slice at a time.
+
+    ``min_neighbors`` is 3, not OpenCV's 5: on youtube-faces-68's held-out
+    people 5 misses 3.5 % of the faces and 3 misses 0.9 %; the extra false
+    boxes it finds are dropped later by the confidence gate.
+    ``min_size`` is the smallest face searched, in pixels of the (shrunk)
+    image Haar sees; Haar's own window is 24 px, so smaller values do nothing.
+    """
+
+    scale_factor: float = _opt(1.1, "Haar scale step.")
+    min_neighbors: int = _opt(3, "Haar min neighbours.")
+    min_size: int = _opt(24, "Smallest face, px (as searched).")
+    detect_width: int | None = _opt(
+        None, "Shrink frames to this width for the frontal and profile searches (0: auto, half)."
+    )
+    #: Also search turned faces with the profile cascade (both ways).
+    profiles: bool = True
+    #: Also search the full-resolution frame, in tiles, for faces too small
+    #: for the shrunk search (only when the detection width is below the frame's).
+    small_faces: bool = True
+
+
+@dataclass
+class TrackerConfig:
+    """When a face counts as found, and how long a lost face keeps its id."""
+
+    #: Confidence (the lower of the face score and the points' mean
+    #: confidence, see ``VideoRun._keypoints``) a followed face needs to stay
+    #: tracked: low, so a face turning away is followed, not dropped.
+    min_confidence: float = 0.15
+    #: Confidence a new detection needs to start a track: higher, because
+    #: Haar's false boxes (a light switch, lettering, a grille) get face
+    #: scores of 0.99. 0.35 is a mean heatmap peak of 0.153, above 90 % of
+    #: the non-face crops of the held-out people (0.133). On the real clips
+    #: (``benchmarks/bench_recall.py``), 0.5 kept only a third of a turned
+    #: face's frames, 0.3 let a robot's grille in (README, "Real footage").
+    new_confidence: float = 0.35
+    #: A lost face keeps its id this many frames, if it was seen in at least
+    #: ``min_hits`` frames (a one-frame track is dropped at once).
+    max_gap: int = 15
+    min_hits: int = 3
+    match_iou: float = 0.3
+    smooth: bool = _opt(True, "One Euro smoothing per track.")
+    # One Euro settings, picked on the sample clip (motion) and a still noisy
+    # clip (jitter): see README "Smoothing".
+    min_cutoff: float = 0.1
+    beta: float = 20.0
+
+
+@dataclass(frozen=True)
+class CutConfig:
+    """Thresholds a frame-to-frame change must pass (both) to count as a cut."""
+
+    #: Mean absolute change of the thumbnail, in grey levels.
+    min_change: float = 25.0
+    #: Half the L1 distance of the 32-bin grey histograms (0: same, 1: disjoint).
+    min_histogram_change: float = 0.15
+
+
+@dataclass
+class PipelineConfig:
+    """Knobs of a run: the stages' settings and how often to search."""
+
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    cuts: CutConfig = field(default_factory=CutConfig)
+    #: On the real clips 1, 2, 4 and 10 find the same faces (new faces there
+    #: come with cuts or into empty frames, which are searched at once) while
+    #: CPU time per frame falls from 36.9 to 14.5 ms (benchmarks/bench_recall.py).
+    detect_every: int = _opt(
+        10, "While faces are followed, a slice of the face search every N frames."
+    )
+    #: With no face followed, the frontal slice and the next slice run at once
+    #: on every ``idle_every``-th frame: a face coming into an empty shot is
+    #: found in the frame it appears or the next, at half the cost of
+    #: searching every faceless frame (cuts are searched at once anyway).
+    idle_every: int = 2
+    batch_size: int = _opt(64, "Most crops per CNN call.")
+    device: str = "auto"
+    weights: Path | None = None
+    #: CPU threads for the CNN. One: a frame's few crops gain little from a
+    #: second thread, and the other core is busy decoding and detecting
+    #: (640x360, 2 faces, two runs each: 116-144 fps with 1 thread, 108-119 with 2).
+    cnn_threads: int | None = 1
+
+
+def option_help(config: type, name: str) -> str:
+    """The help text written beside field ``name`` of a config dataclass."""
+    return next(f.metadata["help"] for f in fields(config) if f.name == name)
