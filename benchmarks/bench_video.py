@@ -54,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("video", nargs="?", type=Path, default=REPO / "samples" / "astronaut.mp4")
     parser.add_argument("--mode", choices=["export", "annotate"], default="export")
-    parser.add_argument("--detect-every", type=int, default=10)
+    parser.add_argument("--detect-every", type=int, default=PipelineConfig().detect_every)
     parser.add_argument("--detect-width", type=int, default=0, help="0: auto")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--no-smooth", action="store_true")
