@@ -186,6 +186,11 @@ class VideoRun:
         pending, self._search = self._search, None
         boxes = pending.result() if pending is not None else np.zeros((0, 4))
         plan = self.search.plan(gray.shape[1], gray.shape[0])
+        if whole and self._eager:
+            # Another cut while the last one's searches still run: a flash or
+            # an effect flickering (tears_of_steel's morph: 7 "cuts" in 13
+            # frames). The tracks have ended; the searches go on as planned.
+            whole = False
         if whole:
             # The first frame (a still's only one) is searched completely; a
             # cut on its shrunk-frame slices only (frontal, profiles: 0.1 s at
@@ -205,7 +210,10 @@ class VideoRun:
             return boxes
         if not following:
             self._idle += 1
-            if (self._idle - 1) % self.config.idle_every:
+            # After a second with no face, half as often: a long empty shot
+            # costs half as much, and a face coming in waits at most 3 frames.
+            every = self.config.idle_every * (2 if self._idle > LONG_IDLE else 1)
+            if (self._idle - 1) % every:
                 return boxes
             jobs = [plan[0], plan[self._slice]]
             self._slice = (self._slice + 1) % len(plan)
@@ -218,8 +226,11 @@ class VideoRun:
         return boxes
 
 
+#: Frames with no face followed after which faceless frames are searched half as often.
+LONG_IDLE = 24
+
 #: After a new shot, its shrunk-frame slices run this many times more, one a frame.
-EAGER_ROUNDS = 2
+EAGER_ROUNDS = 1
 
 
 def _coarse(plan: list[SearchJob]) -> list[SearchJob]:
