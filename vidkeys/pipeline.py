@@ -15,8 +15,8 @@ one slice runs per ``detect_every`` frames in a background thread on the other
 core and its boxes join the tracker on the next frame: a fixed lag, not "when
 ready", so a run's output never depends on the machine's timing. With no
 face followed, the frontal slice and the next slice run at once on every
-``idle_every``-th frame, so a face is picked up in the frame it appears or
-the next. The first frame is searched completely; at a scene cut
+``idle_every``-th frame (half as often after a second without faces), so a
+face is picked up in the frame it appears or the next. The first frame is searched completely; at a scene cut
 (:mod:`vidkeys.cuts`) every track ends and the shrunk-frame slices
 (frontal, profiles) run at once.
 
