@@ -16,14 +16,14 @@ core and its boxes join the tracker on the next frame: a fixed lag, not "when
 ready", so a run's output never depends on the machine's timing. With no
 face followed, the frontal slice and the next slice run at once on every
 ``idle_every``-th frame (half as often after a second without faces), so a
-face is picked up in the frame it appears or the next. The first frame is searched completely; at a scene cut
-(:mod:`vidkeys.cuts`) every track ends and the shrunk-frame slices
-(frontal, profiles) run at once.
+face is picked up in the frame it appears or the next. The first frame is
+searched completely; at a scene cut (:mod:`vidkeys.cuts`) every track ends,
+the shrunk-frame slices (frontal, profiles) run at once and again on the
+next frames, one a frame.
 
-A new face's first crop comes from a detector box, whose framing differs
-from the points' box every later frame is cropped from; its points are
-therefore predicted twice, the second time from the first points' box, so
-they are right from the first frame.
+Everything about tracks (following, starting, ending at cuts, settling a new
+face's points with a second prediction) is :meth:`Tracker.step`'s; this
+module decides when to search and hands the tracker the CNN.
 """
 
 from __future__ import annotations
