@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 import vidkeys
 from tests.helpers import PHOTO, SAMPLE
-from vidkeys import jobs
+from vidkeys import progress
 from vidkeys.cli import app
 from vidkeys.jobs import SourceOptions, export_file
 
@@ -151,10 +151,21 @@ def test_other_outputs_refused(tmp_path: Path) -> None:
 def test_progress_is_plain_lines_off_a_terminal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(jobs, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(progress, "PROGRESS_EVERY", 0.0)
     export_file(SAMPLE, tmp_path / "p.csv", inputs=SourceOptions(end=0.2))
     err = capsys.readouterr().err
     assert "\r" not in err
     lines = err.splitlines()
     assert lines and all("frames" in line for line in lines)
     assert np.all(["astronaut.mp4: " in line for line in lines])
+
+
+def test_batch_progress_is_plain_lines_off_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(progress, "PROGRESS_EVERY", 0.0)
+    args = ["batch", str(PHOTO), "-o", str(tmp_path / "out"), "--csv-only", "--workers", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    assert "\r" not in result.stderr
+    assert any(line.startswith("batch: 1 of 1 videos") for line in result.stderr.splitlines())

@@ -25,19 +25,17 @@ import contextlib
 import fcntl
 import os
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-from tqdm import tqdm
 
 from vidkeys.batch_engines import ENGINES, run_local, run_ray
 from vidkeys.batch_inputs import collect_inputs
 from vidkeys.batch_manifest import MANIFEST, Record, append_record, is_done, read_manifest
 from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError
+from vidkeys.progress import progress
 
 LOCK = ".vidkeys.lock"
 
@@ -156,9 +154,7 @@ def run_batch(
         with (
             manifest,
             contextlib.closing(records_iter),
-            tqdm(
-                total=len(todo), unit="video", disable=quiet, file=sys.stderr, dynamic_ncols=True
-            ) as bar,
+            progress("batch", len(todo), "video", quiet) as bar,
         ):
             for task in tasks:
                 if task not in todo:
@@ -180,7 +176,7 @@ def run_batch(
                         result.partial += 1
                         result.partials.append(record)
                     result.frames += record.frames
+                bar.set_postfix(frames=result.frames, failed=result.failed, refresh=False)
                 bar.update(1)
-                bar.set_postfix(frames=result.frames, failed=result.failed)
     result.seconds = time.perf_counter() - start
     return result

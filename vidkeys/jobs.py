@@ -11,7 +11,6 @@ how many of how many.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -29,6 +28,7 @@ from vidkeys.errors import VidkeysError
 from vidkeys.export import KeypointSink
 from vidkeys.naming import TAG, media_suffix, output_path
 from vidkeys.pipeline import VideoRun
+from vidkeys.progress import PlainProgress, progress
 from vidkeys.results import Faces
 from vidkeys.sources import STDIN, is_image, is_stream, source_stem
 from vidkeys.writers import VideoWriter, container_for, write_image
@@ -48,10 +48,6 @@ class SourceOptions:
     def kwargs(self) -> dict[str, float | None]:
         """As :class:`VideoRun`'s keyword arguments."""
         return {"fps": self.fps, "start": self.start, "end": self.end}
-
-
-#: Seconds between two progress lines when stderr is not a terminal.
-PROGRESS_EVERY = 10.0
 
 
 @dataclass
@@ -145,43 +141,8 @@ def _check_output(source: Path | str, output: Path) -> None:
         raise VidkeysError(f"output folder does not exist: {output.parent}")
 
 
-class _PlainProgress:
-    """Progress for a log file: one plain line every PROGRESS_EVERY seconds, no ``\\r``."""
-
-    def __init__(self, name: str, total: int | None) -> None:
-        self.name, self.total, self.n = name, total, 0
-        self._start = self._last = time.monotonic()
-
-    def update(self, n: int = 1) -> None:
-        self.n += n
-        now = time.monotonic()
-        if now - self._last >= PROGRESS_EVERY:
-            self._last = now
-            fps = self.n / max(now - self._start, 1e-9)
-            of = f" of {self.total}" if self.total else ""
-            print(f"{self.name}: {self.n}{of} frames, {fps:.1f} fps", file=sys.stderr, flush=True)
-
-    def __enter__(self) -> _PlainProgress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-
-def _progress(run: VideoRun, quiet: bool) -> tqdm | _PlainProgress:
-    """A progress bar on a terminal; plain periodic lines when stderr is a file or pipe."""
-    name = run.info.path.name
-    if not quiet and not sys.stderr.isatty():
-        return _PlainProgress(name, run.info.frames)
-    return tqdm(
-        total=run.info.frames,
-        unit="frame",
-        desc=name,
-        disable=quiet,
-        file=sys.stderr,
-        leave=False,
-        dynamic_ncols=True,
-    )
+def _progress(run: VideoRun, quiet: bool) -> tqdm | PlainProgress:
+    return progress(run.info.path.name, run.info.frames, "frame", quiet)
 
 
 def annotate_file(
