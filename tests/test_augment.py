@@ -6,7 +6,8 @@ import numpy as np
 
 from tests.helpers import draw_face, template_points
 from vidkeys.crop import box_from_points
-from vidkeys.training.augment import FLIP_INDEX, AugmentConfig, flip_points, training_crop
+from vidkeys.mirror import FLIP_INDEX, LABEL_SHIFT, flip_points
+from vidkeys.training.augment import AugmentConfig, training_crop
 
 
 def test_flip_twice_is_identity() -> None:
@@ -25,13 +26,36 @@ def test_flip_moves_left_eye_to_right_eye() -> None:
     assert flipped[0, 0] < flipped[16, 0]
 
 
+def test_flip_keeps_the_labels_lean() -> None:
+    """Labels that lean right of a symmetric face lean right after mirroring too.
+
+    LABEL_SHIFT is the gap between the labels and their mirror image mapped
+    back, twice the lean from the symmetric face.
+    """
+    pts = template_points() * 30 + 50
+    symmetric = (pts + flip_points(pts, 100)) / 2
+    np.testing.assert_allclose(flip_points(symmetric, 100), symmetric, atol=1e-9)
+    eye = np.linalg.norm(symmetric[45] - symmetric[36])
+    lean = np.array([LABEL_SHIFT * eye / 2, 0.0])
+    np.testing.assert_allclose(flip_points(symmetric + lean, 100, LABEL_SHIFT), symmetric + lean)
+    # Without the shift, the mirrored labels lean the other way.
+    np.testing.assert_allclose(flip_points(symmetric + lean, 100), symmetric - lean)
+    twice = flip_points(flip_points(pts, 100, LABEL_SHIFT), 100, LABEL_SHIFT)
+    np.testing.assert_allclose(twice, pts, atol=1e-9)
+
+
 def test_training_crop_points_follow_the_pixels() -> None:
-    """Each point of the augmented crop sits on its bright blob."""
+    """Each point of the augmented crop sits on its bright blob (labels taken as unbiased)."""
     rng = np.random.default_rng(3)
     pts = template_points() * 35 + 64
     image = draw_face(pts, 128, rng)
     cfg = AugmentConfig(
-        negative_prob=0.0, brightness=0, noise_max=0, blur_prob=0, contrast=(1.0, 1.0)
+        negative_prob=0.0,
+        brightness=0,
+        noise_max=0,
+        blur_prob=0,
+        contrast=(1.0, 1.0),
+        flip_shift=0.0,
     )
     for _ in range(5):
         patch, crop_pts, label = training_crop(image, pts, box_from_points(pts), rng, cfg)

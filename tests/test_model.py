@@ -13,6 +13,7 @@ from tests.helpers import ASTRONAUT_REFERENCE, PHOTO
 from vidkeys.crop import apply_matrix, crop, crop_matrix, invert_matrix
 from vidkeys.detect import HaarDetector
 from vidkeys.errors import VidkeysError
+from vidkeys.mirror import LABEL_SHIFT, flip_points
 from vidkeys.network import KeypointNet, ModelConfig, export_onnx, load_model, save_model
 from vidkeys.predictor import (
     DEFAULT_WEIGHTS,
@@ -43,6 +44,32 @@ def test_network_shapes_and_fused_inference_match(head: str, tmp_path: Path) -> 
     assert predictor.meta == {"note": "test"}
     # The graph was written beside the weights by save_model, and names them.
     assert onnx_path(path) == tmp_path / "m.onnx" and onnx_path(path).is_file()
+
+
+def test_test_flip_averages_the_mirror_image_in_the_graph(tmp_path: Path) -> None:
+    """With test_flip, served points are the mean of the crop's and its mirror's
+    (mapped back, labels swapped, moved by the labels' lean), in torch and in ONNX."""
+    torch.manual_seed(0)
+    model = KeypointNet(ModelConfig(test_flip=True)).eval()
+    model.beta.data.fill_(200.0)  # peaked heatmaps: points spread over the crop, not its centre
+    crops = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (2, 1, 96, 96))).float()
+    with torch.no_grad():
+        served, logit, _ = model.predict(crops)
+        direct, direct_logit = model(crops)
+        mirror, mirror_logit = model(crops.flip(-1))
+    back = flip_points(mirror.numpy(), 96)
+    axis = (direct[:, 45] - direct[:, 36]).numpy()
+    expected = (direct.numpy() + back + LABEL_SHIFT * axis[:, None]) / 2
+    np.testing.assert_allclose(served.numpy(), expected, atol=1e-4)
+    np.testing.assert_allclose(
+        logit.numpy(), ((direct_logit + mirror_logit) / 2).numpy(), atol=1e-5
+    )
+    assert not np.allclose(served.numpy(), direct.numpy(), atol=1e-2)  # the mirror counted
+    path = tmp_path / "flip.pt"
+    save_model(model, path)
+    onnx_points = KeypointPredictor(path, "cpu")(crops[:, 0].numpy().astype(np.uint8))[0]
+    np.testing.assert_allclose(onnx_points, served.numpy(), atol=1e-2)
+    assert load_model(path)[0].config.test_flip
 
 
 def test_missing_and_corrupt_weights_name_the_file(tmp_path: Path) -> None:

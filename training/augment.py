@@ -8,27 +8,7 @@ import cv2
 import numpy as np
 
 from vidkeys.crop import CROP_SIZE, apply_matrix, crop, crop_matrix
-
-# Mirror image of each iBUG 68 point: left jaw <-> right jaw, left eye <-> right eye ...
-FLIP_INDEX = np.array(
-    list(range(16, -1, -1))  # jaw 0-16
-    + list(range(26, 16, -1))  # brows 17-26
-    + [27, 28, 29, 30]  # nose bridge
-    + [35, 34, 33, 32, 31]  # nostrils
-    + [45, 44, 43, 42, 47, 46]  # eye 36-41 <-> 42-47
-    + [39, 38, 37, 36, 41, 40]
-    + [54, 53, 52, 51, 50, 49, 48]  # outer lip 48-54
-    + [59, 58, 57, 56, 55]  # outer lip 55-59
-    + [64, 63, 62, 61, 60]  # inner lip 60-64
-    + [67, 66, 65]  # inner lip 65-67
-)
-
-
-def flip_points(points: np.ndarray, width: int) -> np.ndarray:
-    """Mirror points in an image ``width`` pixels wide, swapping left and right labels."""
-    out = np.asarray(points, dtype=np.float64).copy()
-    out[..., 0] = width - 1 - out[..., 0]
-    return out[..., FLIP_INDEX, :]
+from vidkeys.mirror import LABEL_SHIFT, flip_points
 
 
 @dataclass(frozen=True)
@@ -39,6 +19,8 @@ class AugmentConfig:
     scale_sigma: float = 0.08
     max_shift: float = 0.08
     flip: bool = True
+    #: Label shift removed from mirrored crops (0 mirrors the labels as they are).
+    flip_shift: float = LABEL_SHIFT
     brightness: float = 40.0
     contrast: tuple[float, float] = (0.6, 1.4)
     blur_prob: float = 0.3
@@ -76,7 +58,7 @@ def training_crop(
     pts = apply_matrix(matrix, points)
     if cfg.flip and rng.random() < 0.5:
         patch = patch[:, ::-1]
-        pts = flip_points(pts, size)
+        pts = flip_points(pts, size, cfg.flip_shift)
     return photometric(patch, rng, cfg), pts.astype(np.float32), label
 
 

@@ -1,9 +1,15 @@
 """`vidkeys eval`: accuracy of a weights file on a labelled data set.
 
 ``boxes="haar"`` measures what a user gets: the Haar detector finds the face,
-the shipped crop rule cuts it, the CNN places the points. A face Haar misses
-counts as a failure. ``boxes="oracle"`` crops from the labelled points instead
-and so measures the CNN alone. ``mirror=True`` evaluates on left-right
+the shipped crop rule cuts it, the CNN places the points, then places them
+again from the box of its own points (``passes``, by default the tracker's
+``TrackerConfig.new_face_passes``, as every face of a photo or a new face
+in a video gets). A face the detector misses counts as a failure.
+``boxes="haar"`` is OpenCV's default frontal cascade, the boxes training crops
+from; ``boxes="search"`` is the face search ``vidkeys`` runs on a photo
+(frontal ``alt2`` and profile cascades, small faces in tiles).
+``boxes="oracle"`` crops from the labelled points instead and so measures the
+CNN alone. ``mirror=True`` evaluates on left-right
 mirrored copies of the images (labels mirrored and swapped to match): a
 check of how evenly a model treats both sides of a face.
 """
@@ -15,21 +21,24 @@ from pathlib import Path
 import numpy as np
 
 from vidkeys.confidence import SUCCESS_THRESHOLD, landmark_confidence
+from vidkeys.config import DetectorConfig, TrackerConfig
 from vidkeys.crop import box_from_points, cut_faces, to_frame
+from vidkeys.detect import FaceSearch
 from vidkeys.errors import VidkeysError
+from vidkeys.mirror import flip_points
 from vidkeys.predictor import KeypointPredictor
-from vidkeys.training.augment import flip_points
 from vidkeys.training.data import (
     Sample,
     cached_haar_boxes,
     load_images,
+    match_detection,
     read_keypoints_csv,
     split_people,
 )
 from vidkeys.training.metrics import auc, failure_rate, nme
 
 SPLITS = ("all", "val")
-BOX_SOURCES = ("haar", "oracle")
+BOX_SOURCES = ("haar", "search", "oracle")
 
 
 def evaluate(
@@ -41,10 +50,13 @@ def evaluate(
     device: str = "auto",
     batch_size: int = 256,
     mirror: bool = False,
+    passes: int = TrackerConfig.new_face_passes,
 ) -> dict:
     """Return n, missed, NME mean/median, failure rate and AUC@10% as a dict."""
     if split not in SPLITS:
         raise VidkeysError(f"unknown split {split!r}: use {' or '.join(SPLITS)}")
+    if passes < 1:
+        raise VidkeysError(f"passes must be 1 or more, got {passes}")
     if boxes not in BOX_SOURCES:
         raise VidkeysError(f"unknown box source {boxes!r}: use {' or '.join(BOX_SOURCES)}")
     predictor = KeypointPredictor(weights, device)
@@ -61,6 +73,11 @@ def evaluate(
         images = [np.ascontiguousarray(im[:, ::-1]) for im in images]
     if boxes == "haar":
         found = cached_haar_boxes(csv_path, images, samples)
+    elif boxes == "search":
+        search = FaceSearch(DetectorConfig())
+        found = [
+            match_detection(search(im), s.points) for im, s in zip(images, samples, strict=True)
+        ]
     else:
         found = [box_from_points(s.points) for s in samples]
     hit = [i for i, b in enumerate(found) if b is not None]
@@ -68,9 +85,12 @@ def evaluate(
     pred, conf, raw = [], [], []
     for start in range(0, len(hit), batch_size):
         chunk = hit[start : start + batch_size]
-        crops, mats = cut_faces([images[i] for i in chunk], [found[i] for i in chunk], size)
-        pts, score, point_conf = predictor(crops)
-        frame_pts = to_frame(pts, mats)
+        chunk_boxes = [found[i] for i in chunk]
+        for _ in range(passes):
+            crops, mats = cut_faces([images[i] for i in chunk], chunk_boxes, size)
+            pts, score, point_conf = predictor(crops)
+            frame_pts = to_frame(pts, mats)
+            chunk_boxes = [box_from_points(p) for p in frame_pts]
         pred += list(frame_pts)
         conf += list(landmark_confidence(frame_pts, point_conf))
         raw += list(face_confidence(score, point_conf))
@@ -91,6 +111,7 @@ def evaluate(
         "split": split,
         "boxes": boxes,
         "mirror": mirror,
+        "passes": passes,
     }
 
 
@@ -148,7 +169,8 @@ def format_report(result: dict) -> str:
     """Human-readable lines for the terminal."""
     return "\n".join(
         [
-            f"faces       {result['n']} ({result['split']} split, {result['boxes']} boxes"
+            f"faces       {result['n']} ({result['split']} split, {result['boxes']} boxes, "
+            f"{result['passes']} pass{'es' if result['passes'] > 1 else ''}"
             + (", mirrored)" if result["mirror"] else ")"),
             f"missed      {result['missed']} (detector found no face; counted as failures)",
             f"NME mean    {100 * result['nme_mean']:.2f} %  (of outer-eye-corner distance)",

@@ -17,7 +17,7 @@ import argparse
 
 import numpy as np
 
-from vidkeys.training.augment import FLIP_INDEX
+from vidkeys.mirror import FLIP_INDEX
 from vidkeys.training.data import read_keypoints_csv
 
 EYE_CORNERS_MM = 90.0

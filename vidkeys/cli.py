@@ -54,7 +54,7 @@ def _value(choice: Any) -> Any:
 
 Device = _choices("Device", "auto", "cpu", "cuda")
 Split = _choices("Split", "all", "val")
-Boxes = _choices("Boxes", "haar", "oracle")
+Boxes = _choices("Boxes", "haar", "search", "oracle")
 Format = _choices("Format", "csv", "jsonl")
 Place = _choices("Place", "eyes", "mouth", "head")
 Engine = _choices("Engine", "local", "ray")
@@ -168,6 +168,15 @@ def train(
     flip: Annotated[
         bool, typer.Option("--flip/--no-flip", help="Mirror half the training crops.")
     ] = True,
+    flip_shift: Annotated[
+        float | None,
+        typer.Option(
+            "--flip-shift",
+            help="The labels' lean in eye distances, taken out of mirrored crops and the "
+            "served mirror test (default: youtube-faces-68's, measured with python -m "
+            "vidkeys.training.label_shift; 0 for labels without one).",
+        ),
+    ] = None,
     widths: Annotated[
         str | None,
         typer.Option(
@@ -198,7 +207,9 @@ def train(
             images,
             out,
             cfg,
-            aug=AugmentConfig(flip=flip),
+            aug=AugmentConfig(flip=flip)
+            if flip_shift is None
+            else AugmentConfig(flip=flip, flip_shift=flip_shift),
             device=_value(device),
             resume=resume,
             quiet=quiet,
@@ -220,8 +231,18 @@ def evaluate(
     ] = Split.all,
     model: Annotated[Path | None, typer.Option(help="Weights file (default: shipped).")] = None,
     boxes: Annotated[
-        Boxes, typer.Option(help="haar: as a user gets it; oracle: crop from the labels.")
+        Boxes,
+        typer.Option(
+            help="haar: default frontal cascade (training's boxes); search: vidkeys' own "
+            "face search on a photo; oracle: crop from the labels."
+        ),
     ] = Boxes.haar,
+    passes: Annotated[
+        int,
+        typer.Option(
+            min=1, help="CNN passes; each after the first crops from the previous points' box."
+        ),
+    ] = TrackerConfig.new_face_passes,
     device: DeviceOpt = Device.auto,
     mirror: Annotated[
         bool, typer.Option("--mirror", help="On left-right mirrored images and labels.")
@@ -241,6 +262,7 @@ def evaluate(
             boxes=_value(boxes),
             device=_value(device),
             mirror=mirror,
+            passes=passes,
         )
         typer.echo(json.dumps(result) if as_json else format_report(result))
 

@@ -114,8 +114,8 @@ class Tracker:
         followed = self.live()
         new, revived = self._new_boxes(detections)
         points, conf, point_conf = keypoints([t.crop_box for t in followed] + list(new))
-        if len(new):
-            k = len(followed)
+        k = len(followed)
+        for _ in range(self.config.new_face_passes - 1 if len(new) else 0):
             points[k:], conf[k:], point_conf[k:] = keypoints(
                 [box_from_points(p) for p in points[k:]]
             )
