@@ -26,6 +26,10 @@ CANDIDATES = {
     "1/4-resolution heatmaps": ModelConfig(up_levels=2),
     "widths x1.5, 112 px crops": ModelConfig(widths=(24, 48, 96, 192), crop_size=112),
     "widths x2 (32,64,128,256)": ModelConfig(widths=(32, 64, 128, 256)),
+    # The mirror test: each crop and its mirror image, one batch of 64.
+    "shipped size, mirror test": ModelConfig(test_flip=True),
+    "widths x1.5, mirror test": ModelConfig(widths=(24, 48, 96, 192), test_flip=True),
+    "1/4-resolution heatmaps, mirror test": ModelConfig(up_levels=2, test_flip=True),
 }
 
 

@@ -65,3 +65,17 @@ def test_training_crop_points_follow_the_pixels() -> None:
             crop_pts[inside, 1].round().astype(int), crop_pts[inside, 0].round().astype(int)
         ]
         assert np.mean(values > 150) > 0.9
+
+
+def test_occlusion_covers_part_of_the_crop_and_keeps_the_points() -> None:
+    rng = np.random.default_rng(5)
+    pts = template_points() * 35 + 64
+    image = draw_face(pts, 128, rng)
+    still = {"brightness": 0, "noise_max": 0, "blur_prob": 0, "contrast": (1.0, 1.0)}
+    plain = AugmentConfig(negative_prob=0.0, flip=False, occlude_prob=0.0, **still)
+    covered = AugmentConfig(negative_prob=0.0, flip=False, occlude_prob=1.0, **still)
+    a, pa, _ = training_crop(image, pts, box_from_points(pts), np.random.default_rng(7), plain)
+    b, pb, _ = training_crop(image, pts, box_from_points(pts), np.random.default_rng(7), covered)
+    np.testing.assert_allclose(pa, pb)
+    changed = np.abs(a.astype(int) - b.astype(int)) > 40
+    assert 0.005 < changed.mean() < 0.3  # one rectangle, 10-40 % of the side each way

@@ -26,6 +26,10 @@ class AugmentConfig:
     blur_prob: float = 0.3
     noise_max: float = 8.0
     negative_prob: float = 0.1
+    #: Share of crops with a random grey rectangle (10-40 % of the crop a
+    #: side) over them: a hand, a microphone, hair. The points under it stay
+    #: labelled, so the network learns to place them from the rest of the face.
+    occlude_prob: float = 0.0
 
 
 def training_crop(
@@ -59,7 +63,20 @@ def training_crop(
     if cfg.flip and rng.random() < 0.5:
         patch = patch[:, ::-1]
         pts = flip_points(pts, size, cfg.flip_shift)
+    if rng.random() < cfg.occlude_prob:
+        patch = occlude(patch, rng)
     return photometric(patch, rng, cfg), pts.astype(np.float32), label
+
+
+def occlude(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The crop with one rectangle of flat grey plus noise somewhere over it."""
+    size = patch.shape[0]
+    w, h = (rng.uniform(0.1, 0.4, 2) * size).astype(int)
+    x, y = rng.integers(0, size - w), rng.integers(0, size - h)
+    out = patch.copy()
+    fill = rng.uniform(0, 255) + rng.normal(0, 10, (h, w))
+    out[y : y + h, x : x + w] = np.clip(fill, 0, 255).astype(np.uint8)
+    return out
 
 
 def photometric(patch: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
