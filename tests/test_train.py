@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidkeys.network import ModelConfig
+from vidkeys.config import TrackerConfig
+from vidkeys.network import ModelConfig, load_model
 from vidkeys.predictor import KeypointPredictor
 from vidkeys.training.augment import AugmentConfig
 from vidkeys.training.evaluate import evaluate
@@ -42,6 +43,11 @@ def test_loss_falls_and_resume_continues(tiny_dataset, tmp_path: Path) -> None:
     result = evaluate(csv_path, images, weights=out, boxes="oracle", device="cpu")
     assert result["n"] == 24 and result["missed"] == 0
     assert np.isfinite(result["nme_mean"])
+    # Trained weights serve with the mirror test; eval crops again from the points.
+    assert load_model(out)[0].config.test_flip
+    assert result["passes"] == TrackerConfig.new_face_passes == 2
+    one = evaluate(csv_path, images, weights=out, boxes="oracle", device="cpu", passes=1)
+    assert one["passes"] == 1 and one["nme_mean"] != result["nme_mean"]
     # The cartoon faces are symmetric: mirrored copies are no harder.
     mirrored = evaluate(csv_path, images, weights=out, boxes="oracle", device="cpu", mirror=True)
     assert mirrored["mirror"] and mirrored["n"] == 24

@@ -177,6 +177,12 @@ def train(
             "vidkeys.training.label_shift; 0 for labels without one).",
         ),
     ] = None,
+    occlude: Annotated[
+        float,
+        typer.Option(
+            "--occlude", min=0.0, max=1.0, help="Share of crops with a grey rectangle over them."
+        ),
+    ] = 0.0,
     widths: Annotated[
         str | None,
         typer.Option(
@@ -192,6 +198,7 @@ def train(
         from vidkeys.training.train import train as run_training
 
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        shift = {} if flip_shift is None else {"flip_shift": flip_shift}
         model_cfg = None
         if widths:
             from vidkeys.network import ModelConfig
@@ -207,9 +214,7 @@ def train(
             images,
             out,
             cfg,
-            aug=AugmentConfig(flip=flip)
-            if flip_shift is None
-            else AugmentConfig(flip=flip, flip_shift=flip_shift),
+            aug=AugmentConfig(flip=flip, occlude_prob=occlude, **shift),
             device=_value(device),
             resume=resume,
             quiet=quiet,
