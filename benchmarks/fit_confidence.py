@@ -2,6 +2,9 @@
 
     VIDKEYS_DATA=../shared/data/youtube-faces-68 python benchmarks/fit_confidence.py
 
+(``VIDKEYS_MODEL=WEIGHTS.pt`` fits another model's.) Points come from the same
+passes as ``vidkeys eval`` and a new face in the pipeline.
+
 Prints W_PEAK, W_SHAPE, BIAS (least squares of log NME on log mean peak and
 log shape distance, over the first 1,500 faces of the training people), and
 MID_NME, SCALE (the held-out people's 90th percentile of predicted NME, and a
@@ -17,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from vidkeys.confidence import shape_distance
-from vidkeys.crop import cut_faces, to_frame
+from vidkeys.config import TrackerConfig
+from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.predictor import KeypointPredictor
 from vidkeys.training.data import cached_haar_boxes, load_images, read_keypoints_csv, split_people
 from vidkeys.training.evaluate import spearman
@@ -30,9 +34,12 @@ def faces(csv: Path, images: Path, idx: list[int], predictor: KeypointPredictor)
     ims = load_images(chosen, images)
     found = cached_haar_boxes(csv, ims, chosen)
     hit = [i for i, b in enumerate(found) if b is not None]
-    crops, mats = cut_faces([ims[i] for i in hit], [found[i] for i in hit], predictor.crop_size)
-    pts, _, pc = predictor(crops)
-    pts = to_frame(pts, mats)
+    boxes = [found[i] for i in hit]
+    for _ in range(TrackerConfig.new_face_passes):  # as vidkeys eval and the tracker do
+        crops, mats = cut_faces([ims[i] for i in hit], boxes, predictor.crop_size)
+        pts, _, pc = predictor(crops)
+        pts = to_frame(pts, mats)
+        boxes = [box_from_points(p) for p in pts]
     errors = nme(pts, np.stack([chosen[i].points for i in hit]))
     x = np.column_stack([np.log(pc.mean(1) + 0.01), np.log(shape_distance(pts)), np.ones(len(hit))])
     return x, errors

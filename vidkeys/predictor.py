@@ -207,7 +207,13 @@ class KeypointPredictor:
         step = batch_size or len(crops)
         parts = [self._run(crops[i : i + step]) for i in range(0, len(crops), step)]
         points, logit, peak = (np.concatenate([p[k] for p in parts]) for k in range(3))
-        return points, 1.0 / (1.0 + np.exp(-logit)), point_confidence(peak)
+        return points, 1.0 / (1.0 + np.exp(-logit)), point_confidence(peak, *self.peak_range)
+
+    @property
+    def peak_range(self) -> tuple[float, float]:
+        """The weights' ``(flat, sharp)`` peaks (see :data:`PEAK_FLAT`), from their metadata."""
+        flat, sharp = self.meta.get("peak_range", (PEAK_FLAT, PEAK_SHARP))
+        return float(flat), float(sharp)
 
     def _run(self, crops: np.ndarray) -> tuple[np.ndarray, ...]:
         if self._session is not None:
@@ -227,15 +233,34 @@ class KeypointPredictor:
 
 
 #: Heatmap peaks (see :meth:`vidkeys.network.KeypointNet.predict`) at or below
-#: PEAK_FLAT read as confidence 0, at or above PEAK_SHARP as 1. On the held-out
-#: people 90 % of faces have a mean peak above 0.236 and 90 % of crops that
-#: are not faces (off the face, on an eye or the mouth, on text) one below 0.133.
+#: PEAK_FLAT read as confidence 0, at or above PEAK_SHARP as 1: the first
+#: shipped model's range, for weights whose metadata has no ``peak_range``.
+#: Peaks depend on the network (a wider one, or one averaged with its mirror
+#: image, has flatter heatmaps), so ``benchmarks/calibrate_peaks.py --write``
+#: measures each model's range and stores it in its weights, such that a
+#: confidence means what it meant for the first model, on which the
+#: tracker's gates were set: on the held-out people, 90 % of faces have a mean
+#: confidence above FACE_LOW and 90 % of crops that are not faces (off the
+#: face, on an eye or the mouth, on lettering) one below NOT_FACE_HIGH.
 PEAK_FLAT, PEAK_SHARP = 0.10, 0.25
+#: The first model's figures by that script (mean peaks 0.237 and 0.153).
+FACE_LOW, NOT_FACE_HIGH = 0.913, 0.353
 
 
-def point_confidence(peak: np.ndarray) -> np.ndarray:
-    """Each point's heatmap peak mapped linearly onto [0, 1] (see PEAK_FLAT, PEAK_SHARP)."""
-    return np.clip((peak - PEAK_FLAT) / (PEAK_SHARP - PEAK_FLAT), 0.0, 1.0).astype(np.float32)
+def point_confidence(
+    peak: np.ndarray, flat: float = PEAK_FLAT, sharp: float = PEAK_SHARP
+) -> np.ndarray:
+    """Each point's heatmap peak mapped linearly onto [0, 1], 0 at ``flat``, 1 at ``sharp``."""
+    return np.clip((peak - flat) / (sharp - flat), 0.0, 1.0).astype(np.float32)
+
+
+def peak_range(face_low: float, not_face_high: float) -> tuple[float, float]:
+    """``(flat, sharp)`` that map a model's raw mean peaks, the faces' 10th
+    percentile ``face_low`` and the non-faces' 90th ``not_face_high``, to
+    :data:`FACE_LOW` and :data:`NOT_FACE_HIGH`."""
+    width = (face_low - not_face_high) / (FACE_LOW - NOT_FACE_HIGH)
+    flat = not_face_high - NOT_FACE_HIGH * width
+    return flat, flat + width
 
 
 @functools.lru_cache(maxsize=4)
