@@ -17,9 +17,12 @@ from vidkeys.mirror import LABEL_SHIFT, flip_points
 from vidkeys.network import KeypointNet, ModelConfig, export_onnx, load_model, save_model
 from vidkeys.predictor import (
     DEFAULT_WEIGHTS,
+    PEAK_FLAT,
+    PEAK_SHARP,
     KeypointPredictor,
     file_sha256,
     onnx_path,
+    peak_range,
     point_confidence,
 )
 
@@ -70,6 +73,23 @@ def test_test_flip_averages_the_mirror_image_in_the_graph(tmp_path: Path) -> Non
     onnx_points = KeypointPredictor(path, "cpu")(crops[:, 0].numpy().astype(np.uint8))[0]
     np.testing.assert_allclose(onnx_points, served.numpy(), atol=1e-2)
     assert load_model(path)[0].config.test_flip
+
+
+def test_peak_range_from_the_weights_metadata(tmp_path: Path) -> None:
+    """A model's own peak range maps its peaks; the first model's figures give its range."""
+    flat, sharp = peak_range(0.237, 0.153)  # the first model's measured peaks
+    assert abs(flat - PEAK_FLAT) < 0.002 and abs(sharp - PEAK_SHARP) < 0.002
+    model = KeypointNet().eval()
+    crops = np.random.default_rng(0).integers(0, 255, (2, 96, 96), dtype=np.uint8)
+    save_model(model, tmp_path / "a.pt")
+    save_model(model, tmp_path / "b.pt", {"peak_range": [0.0, 1.0]})
+    default, raw = (
+        KeypointPredictor(tmp_path / "a.pt", "cpu"),
+        KeypointPredictor(tmp_path / "b.pt", "cpu"),
+    )
+    assert default.peak_range == (PEAK_FLAT, PEAK_SHARP) and raw.peak_range == (0.0, 1.0)
+    peaks = raw(crops)[2]  # raw peaks, a softmax's maximum
+    np.testing.assert_allclose(default(crops)[2], point_confidence(peaks), atol=1e-6)
 
 
 def test_missing_and_corrupt_weights_name_the_file(tmp_path: Path) -> None:
