@@ -29,13 +29,12 @@ test: $(STAMP)
 wheel-test: $(STAMP)
 	PYTHON=$(PYTHON) .ci/wheel-test
 
-# Two stages (see saved_models/README.md): 250 epochs with mirrored crops,
-# then 60 epochs without them at a lower learning rate.
+# One run (see saved_models/README.md): widths x1.5, mirrored crops with the
+# labels' lean taken out, 300 epochs; then the model's heatmap peak range.
 train: $(STAMP)
 	$(BIN)/vidkeys train --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \
-		--out runs/stage1.pt --epochs 250 --resume
-	$(BIN)/vidkeys train --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \
-		--init runs/stage1.pt --no-flip --epochs 60 --lr 5e-4 --out saved_models/vidkeys68.pt --resume
+		--widths 24,48,96,192 --epochs 300 --out saved_models/vidkeys68.pt --resume
+	$(BIN)/python benchmarks/calibrate_peaks.py --data $(DATA) --model saved_models/vidkeys68.pt --write
 
 eval: $(STAMP)
 	$(BIN)/vidkeys eval --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \

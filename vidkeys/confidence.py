@@ -31,11 +31,11 @@ import numpy as np
 from vidkeys.pose import FACE_3D
 
 #: log(NME) ~ W_PEAK * log(peak + 0.01) + W_SHAPE * log(shape) + BIAS (training people).
-W_PEAK, W_SHAPE, BIAS = -0.600, 0.0686, -3.099
+W_PEAK, W_SHAPE, BIAS = -1.524, 0.0861, -3.172
 #: Predicted NME at confidence 0.5 (the held-out people's worst tenth starts here).
-MID_NME = 0.0403
-#: Width of the logistic curve in log-NME: predicted NME 3.6 % (the median) gives 0.8.
-SCALE = 0.0815
+MID_NME = 0.0415
+#: Width of the logistic curve in log-NME: predicted NME 3.4 % (the median) gives 0.8.
+SCALE = 0.1351
 #: Faces below this confidence are written with ``success`` 0.
 SUCCESS_THRESHOLD = 0.5
 
