@@ -11,11 +11,12 @@ from pathlib import Path
 from vidkeys.training.evaluate import evaluate
 
 CSV_NAME = "training_frames_keypoints.csv"
-#: The shipped model measures 4.53 % NME and 2.61 % failures on the validation
-#: people with Haar boxes (model card). The issue's targets, 3.5 % and 1 %,
-#: are not met yet; these bounds stop a worse model from landing.
-NME_BOUND = 0.049
-FAILURE_BOUND = 0.035
+#: The shipped model measures 4.22 % NME and 1.45 % failures on the validation
+#: people with Haar boxes and the pipeline's two passes (model card; the model
+#: before it: 4.46 % and 2.32 %). The issue's targets, 3.5 % and 1 %, are not
+#: met yet; these bounds stop a worse model from landing.
+NME_BOUND = 0.046
+FAILURE_BOUND = 0.025
 
 
 def test_shipped_model_on_validation_people(real_data: Path) -> None:
