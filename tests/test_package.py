@@ -110,7 +110,10 @@ def test_version() -> None:
         (["batch", "-o", "out", "--engine", "dask"], ["local", "ray"]),
         (["filter", "--overlay", "hat", "--place", "feet"], ["eyes", "mouth", "head"]),
         (["eval", "--csv", "a.csv", "--images", "d", "--split", "test"], ["all", "val"]),
-        (["eval", "--csv", "a.csv", "--images", "d", "--boxes", "dlib"], ["haar", "oracle"]),
+        (
+            ["eval", "--csv", "a.csv", "--images", "d", "--boxes", "dlib"],
+            ["haar", "search", "oracle"],
+        ),
     ],
 )
 def test_choice_options_list_their_choices_and_reject_others(
