@@ -22,10 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidkeys.config import TrackerConfig
-from vidkeys.crop import box_from_points, cut_faces, to_frame
+from vidkeys.crop import box_from_points, cut_faces
 from vidkeys.predictor import FACE_LOW, NOT_FACE_HIGH, KeypointPredictor, peak_range
-from vidkeys.training.data import cached_haar_boxes, load_images, read_keypoints_csv, split_people
+from vidkeys.training.data import held_out_faces
+from vidkeys.training.evaluate import place_points
 
 
 def lettering(rng: np.random.Generator, n: int, size: int = 160) -> list[np.ndarray]:
@@ -51,24 +51,12 @@ def main() -> None:
     csv = args.data / "training_frames_keypoints.csv"
     predictor = KeypointPredictor(args.model, "cpu")
     predictor.meta["peak_range"] = (0.0, 1.0)  # raw peaks out
-    size = predictor.crop_size
-    samples = read_keypoints_csv(csv)
-    _, val = split_people(samples)
-    samples = [samples[i] for i in val]
-    images = load_images(samples, args.data / "training")
-    found = cached_haar_boxes(csv, images, samples)
-    hit = [i for i, b in enumerate(found) if b is not None]
-    ims = [images[i] for i in hit]
-    boxes = [found[i] for i in hit]
-    for _ in range(TrackerConfig.new_face_passes):
-        crops, mats = cut_faces(ims, boxes, size)
-        pts, _, conf = predictor(crops)
-        pts = to_frame(pts, mats)
-        boxes = [box_from_points(p) for p in pts]
+    _, ims, boxes = held_out_faces(csv, args.data / "training")
+    pts, _, conf = place_points(predictor, ims, boxes)
     face_peak = conf.mean(axis=1)
     rng = np.random.default_rng(0)
     others: list[tuple[np.ndarray, np.ndarray]] = []
-    for im, box, p in zip(ims, boxes, pts, strict=True):
+    for im, box, p in zip(ims, [box_from_points(p) for p in pts], pts, strict=True):
         angle = rng.uniform(0, 2 * np.pi)
         step = rng.uniform(0.8, 1.5) * box[2] * np.array([np.cos(angle), np.sin(angle)])
         others.append((im, box + np.array([*step, 0.0, 0.0])))
@@ -77,7 +65,7 @@ def main() -> None:
             others.append((im, np.array([centre[0] - w / 2, centre[1] - w / 2, w, w])))
     for image in lettering(rng, 100):
         others.append((image, np.array([30.0, 30.0, 100.0, 100.0])))
-    crops, _ = cut_faces([o[0] for o in others], [o[1] for o in others], size)
+    crops, _ = cut_faces([o[0] for o in others], [o[1] for o in others], predictor.crop_size)
     other_peak = predictor(crops)[2].mean(axis=1)
     print("mean heatmap peak")
     for name, values in (("faces", face_peak), ("not faces", other_peak)):

@@ -20,11 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from vidkeys.confidence import shape_distance
-from vidkeys.config import TrackerConfig
-from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.predictor import KeypointPredictor
 from vidkeys.training.data import cached_haar_boxes, load_images, read_keypoints_csv, split_people
-from vidkeys.training.evaluate import spearman
+from vidkeys.training.evaluate import place_points, spearman
 from vidkeys.training.metrics import nme
 
 
@@ -34,12 +32,8 @@ def faces(csv: Path, images: Path, idx: list[int], predictor: KeypointPredictor)
     ims = load_images(chosen, images)
     found = cached_haar_boxes(csv, ims, chosen)
     hit = [i for i, b in enumerate(found) if b is not None]
-    boxes = [found[i] for i in hit]
-    for _ in range(TrackerConfig.new_face_passes):  # as vidkeys eval and the tracker do
-        crops, mats = cut_faces([ims[i] for i in hit], boxes, predictor.crop_size)
-        pts, _, pc = predictor(crops)
-        pts = to_frame(pts, mats)
-        boxes = [box_from_points(p) for p in pts]
+    # Placed as vidkeys eval and the tracker place a new face's points.
+    pts, _, pc = place_points(predictor, [ims[i] for i in hit], [found[i] for i in hit])
     errors = nme(pts, np.stack([chosen[i].points for i in hit]))
     x = np.column_stack([np.log(pc.mean(1) + 0.01), np.log(shape_distance(pts)), np.ones(len(hit))])
     return x, errors

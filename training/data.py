@@ -197,6 +197,19 @@ def cached_haar_boxes(
     return boxes
 
 
+def held_out_faces(
+    csv_path: Path | str, images_dir: Path | str
+) -> tuple[list[Sample], list[np.ndarray], list[np.ndarray]]:
+    """The held-out people's samples, images and Haar boxes, for those Haar finds."""
+    samples = read_keypoints_csv(csv_path)
+    _, val = split_people(samples)
+    samples = [samples[i] for i in val]
+    images = load_images(samples, images_dir)
+    found = cached_haar_boxes(csv_path, images, samples)
+    hit = [i for i, b in enumerate(found) if b is not None]
+    return [samples[i] for i in hit], [images[i] for i in hit], [found[i] for i in hit]
+
+
 def dataset_checksum(path: Path | str) -> str:
     """sha256 of the keypoints CSV, recorded in the model card."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()

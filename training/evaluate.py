@@ -81,16 +81,12 @@ def evaluate(
     else:
         found = [box_from_points(s.points) for s in samples]
     hit = [i for i, b in enumerate(found) if b is not None]
-    size = predictor.crop_size
     pred, conf, raw = [], [], []
     for start in range(0, len(hit), batch_size):
         chunk = hit[start : start + batch_size]
-        chunk_boxes = [found[i] for i in chunk]
-        for _ in range(passes):
-            crops, mats = cut_faces([images[i] for i in chunk], chunk_boxes, size)
-            pts, score, point_conf = predictor(crops)
-            frame_pts = to_frame(pts, mats)
-            chunk_boxes = [box_from_points(p) for p in frame_pts]
+        frame_pts, score, point_conf = place_points(
+            predictor, [images[i] for i in chunk], [found[i] for i in chunk], passes
+        )
         pred += list(frame_pts)
         conf += list(landmark_confidence(frame_pts, point_conf))
         raw += list(face_confidence(score, point_conf))
@@ -113,6 +109,23 @@ def evaluate(
         "mirror": mirror,
         "passes": passes,
     }
+
+
+def place_points(
+    predictor: KeypointPredictor,
+    images: list[np.ndarray],
+    boxes: list[np.ndarray],
+    passes: int = TrackerConfig.new_face_passes,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points (image pixels), face scores and point confidences of box ``i`` in image
+    ``i``, placed as vidkeys places a new face's: ``passes`` CNN passes, each after
+    the first from the box of the previous points."""
+    for _ in range(passes):
+        crops, mats = cut_faces(images, boxes, predictor.crop_size)
+        points, score, point_conf = predictor(crops)
+        points = to_frame(points, mats)
+        boxes = [box_from_points(p) for p in points]
+    return points, score, point_conf
 
 
 def face_confidence(score: np.ndarray, point_conf: np.ndarray) -> np.ndarray:
