@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from vidkeys.mirror import LABEL_SHIFT
 from vidkeys.training.evaluate import evaluate
+from vidkeys.training.label_shift import mirror_gap
 
 CSV_NAME = "training_frames_keypoints.csv"
 #: The shipped model measures 4.22 % NME and 1.45 % failures on the validation
@@ -24,3 +28,23 @@ def test_shipped_model_on_validation_people(real_data: Path) -> None:
     assert result["n"] >= 300
     assert result["nme_mean"] <= NME_BOUND, result
     assert result["failure_rate"] <= FAILURE_BOUND, result
+
+
+def test_vidkeys_own_face_search_on_validation_people(real_data: Path) -> None:
+    """``--boxes search`` (the detector a photo gets) misses no more faces than the
+    default cascade's 3 of 345 (model card)."""
+    search = evaluate(
+        real_data / CSV_NAME, real_data / "training", split="val", boxes="search", device="cpu"
+    )
+    assert search["n"] >= 300 and search["missed"] <= 3
+    assert search["nme_mean"] <= NME_BOUND and search["failure_rate"] <= FAILURE_BOUND
+
+
+def test_the_mirror_test_takes_out_exactly_the_labels_lean(real_data: Path) -> None:
+    """Served with the mirror test, a crop's points and its mirror image's points
+    mapped back differ by the lean alone (LABEL_SHIFT along the eye axis), for
+    every face: the lean goes in once, the faces' own asymmetry cancels."""
+    gap, _ = mirror_gap(real_data / CSV_NAME, real_data / "training", None, limit=400)
+    assert len(gap) > 350
+    np.testing.assert_allclose(np.median(gap[:, 0]), LABEL_SHIFT, atol=0.003)
+    assert abs(np.median(gap[:, 1])) < 0.003

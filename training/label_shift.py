@@ -28,16 +28,16 @@ from vidkeys.training.data import cached_haar_boxes, load_images, read_keypoints
 
 
 def mirror_gap(
-    csv_path: Path, images_dir: Path, weights: Path | None
+    csv_path: Path, images_dir: Path, weights: Path | None, limit: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per training face: the gap (along, across the eye axis) in eye distances, and
-    the eye distance in pixels."""
+    """Per training face (the first ``limit``, or all): the gap (along, across the
+    eye axis) in eye distances, and the eye distance in pixels."""
     predictor = KeypointPredictor(weights, "cpu")
     samples = read_keypoints_csv(csv_path)
-    train, _ = split_people(samples)
+    samples = [samples[i] for i in split_people(samples)[0][:limit]]
     images = load_images(samples, images_dir)
     boxes = cached_haar_boxes(csv_path, images, samples)
-    hit = [i for i in train if boxes[i] is not None]
+    hit = [i for i, b in enumerate(boxes) if b is not None]
     size = predictor.crop_size
     crops, mats = cut_faces([images[i] for i in hit], [boxes[i] for i in hit], size)
     direct = to_frame(predictor(crops)[0], mats)
