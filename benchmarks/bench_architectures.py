@@ -6,6 +6,8 @@ Needs the ``train`` extra (torch builds the networks). Each candidate is saved
 untrained to a temporary folder (weights and ONNX graph) and timed at batch
 32 as :mod:`vidkeys.predictor` serves it; a network's cost does not depend on
 its weights. Accuracy has to come from training: see saved_models/README.md.
+Single passes: the mirror test (the default when serving) costs 2.4 times
+this (``bench_model.py`` and ``--no-mirror-test``).
 """
 
 from __future__ import annotations
@@ -26,10 +28,6 @@ CANDIDATES = {
     "1/4-resolution heatmaps": ModelConfig(up_levels=2),
     "widths x1.5, 112 px crops": ModelConfig(widths=(24, 48, 96, 192), crop_size=112),
     "widths x2 (32,64,128,256)": ModelConfig(widths=(32, 64, 128, 256)),
-    # The mirror test: each crop and its mirror image, one batch of 64.
-    "shipped size, mirror test": ModelConfig(test_flip=True),
-    "widths x1.5, mirror test": ModelConfig(widths=(24, 48, 96, 192), test_flip=True),
-    "1/4-resolution heatmaps, mirror test": ModelConfig(up_levels=2, test_flip=True),
 }
 
 
@@ -44,7 +42,7 @@ def main() -> None:
             model = KeypointNet(cfg).eval()
             path = Path(tmp) / f"m{i}.pt"
             save_model(model, path)
-            predictor = KeypointPredictor(path, "cpu", args.threads)
+            predictor = KeypointPredictor(path, "cpu", args.threads, mirror_test=False)
             size = predictor.crop_size
             crops = np.random.default_rng(0).integers(0, 256, (32, size, size), dtype=np.uint8)
             for _ in range(3):

@@ -1,6 +1,7 @@
 """CNN-only speed: faces per second at batch 1, 2, 32 and 256, CPU (and CUDA if present).
 
     python benchmarks/bench_model.py [--weights PATH] [--seconds 3] [--threads N]
+        [--no-mirror-test]
 
 Crops are random; the network's cost does not depend on their content.
 """
@@ -32,12 +33,14 @@ def main() -> None:
     parser.add_argument("--weights", default=None, help="weights file (default: shipped)")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all)")
+    parser.add_argument("--no-mirror-test", dest="mirror_test", action="store_false")
     args = parser.parse_args()
     devices = ["cpu"] + (["cuda"] if cuda_available() else [])
-    print(f"CPU: ONNX Runtime, {args.threads or 'all'} threads")
+    mirror = "mirror test" if args.mirror_test else "no mirror test"
+    print(f"CPU: ONNX Runtime, {args.threads or 'all'} threads, {mirror}")
     print(f"{'device':8} {'batch':>6} {'faces/s':>10} {'ms/batch':>10}")
     for device in devices:
-        predictor = KeypointPredictor(args.weights, device, args.threads)
+        predictor = KeypointPredictor(args.weights, device, args.threads, args.mirror_test)
         for batch in (1, 2, 32, 256):
             fps = faces_per_second(predictor, batch, args.seconds)
             print(f"{device:8} {batch:>6} {fps:>10.0f} {1000 * batch / fps:>10.2f}")

@@ -36,7 +36,7 @@ def test_network_shapes_and_fused_inference_match(head: str, tmp_path: Path) -> 
     assert pts.shape == (3, 68, 2) and logit.shape == (3,)
     path = tmp_path / "m.pt"
     save_model(model, path, {"note": "test"})
-    predictor = KeypointPredictor(path, "cpu")
+    predictor = KeypointPredictor(path, "cpu", mirror_test=False)  # one pass, as model.predict
     fused_pts, conf, point_conf = predictor(x[:, 0].numpy().astype(np.uint8))
     with torch.no_grad():
         crops = torch.from_numpy(x[:, 0].numpy().astype(np.uint8)).float()[:, None]
@@ -49,30 +49,39 @@ def test_network_shapes_and_fused_inference_match(head: str, tmp_path: Path) -> 
     assert onnx_path(path) == tmp_path / "m.onnx" and onnx_path(path).is_file()
 
 
-def test_test_flip_averages_the_mirror_image_in_the_graph(tmp_path: Path) -> None:
-    """With test_flip, served points are the mean of the crop's and its mirror's
-    (mapped back, labels swapped, moved by the labels' lean), in torch and in ONNX."""
+def test_mirror_test_averages_the_crop_and_its_mirror_image(tmp_path: Path) -> None:
+    """Served points are the mean of the crop's and its mirror image's (mapped back,
+    labels swapped, moved by the labels' lean), on ONNX Runtime and in PyTorch;
+    without the mirror test, the crop's own."""
     torch.manual_seed(0)
-    model = KeypointNet(ModelConfig(test_flip=True)).eval()
+    model = KeypointNet().eval()
     model.beta.data.fill_(200.0)  # peaked heatmaps: points spread over the crop, not its centre
     crops = torch.from_numpy(np.random.default_rng(0).integers(0, 255, (2, 1, 96, 96))).float()
     with torch.no_grad():
-        served, logit, _ = model.predict(crops)
         direct, direct_logit = model(crops)
         mirror, mirror_logit = model(crops.flip(-1))
     back = flip_points(mirror.numpy(), 96)
     axis = (direct[:, 45] - direct[:, 36]).numpy()
     expected = (direct.numpy() + back + LABEL_SHIFT * axis[:, None]) / 2
-    np.testing.assert_allclose(served.numpy(), expected, atol=1e-4)
-    np.testing.assert_allclose(
-        logit.numpy(), ((direct_logit + mirror_logit) / 2).numpy(), atol=1e-5
-    )
-    assert not np.allclose(served.numpy(), direct.numpy(), atol=1e-2)  # the mirror counted
-    path = tmp_path / "flip.pt"
+    path = tmp_path / "m.pt"
     save_model(model, path)
-    onnx_points = KeypointPredictor(path, "cpu")(crops[:, 0].numpy().astype(np.uint8))[0]
-    np.testing.assert_allclose(onnx_points, served.numpy(), atol=1e-2)
-    assert load_model(path)[0].config.test_flip
+    x = crops[:, 0].numpy().astype(np.uint8)
+    for predictor in (KeypointPredictor(path, "cpu"), _torch_predictor(path)):
+        points, score, _ = predictor(x)
+        np.testing.assert_allclose(points, expected, atol=1e-2)
+        mean_logit = ((direct_logit + mirror_logit) / 2).numpy()
+        np.testing.assert_allclose(score, 1 / (1 + np.exp(-mean_logit)), atol=1e-4)
+    single = KeypointPredictor(path, "cpu", mirror_test=False)(x)[0]
+    np.testing.assert_allclose(single, direct.numpy(), atol=1e-2)
+    assert not np.allclose(single, expected, atol=1e-2)  # the mirror counted
+
+
+def _torch_predictor(path: Path) -> KeypointPredictor:
+    """The PyTorch path on the CPU (what --device cuda runs), as if ONNX Runtime failed."""
+    predictor = KeypointPredictor(path, "cpu")
+    predictor._session = None
+    predictor._load_torch(None)
+    return predictor
 
 
 def test_peak_range_from_the_weights_metadata(tmp_path: Path) -> None:

@@ -217,3 +217,14 @@ def test_the_api_and_the_csv_give_one_confidence(sample_run) -> None:
     assert all(
         np.allclose(f.confidence, landmark_confidence(f.points, f.point_confidence)) for f in api
     )
+
+
+def test_fast_skips_the_mirror_test_and_lands_near_the_same_points() -> None:
+    """``mirror_test=False`` (the CLI's ``--fast``) gives other points, close to the default's."""
+    photo = cv2.imread(str(PHOTO))
+    full = next(iter(vidkeys.process([photo]))).faces
+    fast = next(iter(vidkeys.process([photo], mirror_test=False))).faces
+    assert len(full) == len(fast) == 1
+    eye = np.linalg.norm(full.points[0, 45] - full.points[0, 36])
+    gap = np.linalg.norm(full.points[0] - fast.points[0], axis=1).mean() / eye
+    assert 0.001 < gap < 0.05

@@ -43,8 +43,9 @@ def test_loss_falls_and_resume_continues(tiny_dataset, tmp_path: Path) -> None:
     result = evaluate(csv_path, images, weights=out, boxes="oracle", device="cpu")
     assert result["n"] == 24 and result["missed"] == 0
     assert np.isfinite(result["nme_mean"])
-    # Trained weights serve with the mirror test; eval crops again from the points.
-    assert load_model(out)[0].config.test_flip
+    # The weights record the lean their mirrored crops had taken out; eval crops
+    # again from the points.
+    assert load_model(out)[0].config.flip_shift == AugmentConfig().flip_shift
     assert result["passes"] == TrackerConfig.new_face_passes == 2
     one = evaluate(csv_path, images, weights=out, boxes="oracle", device="cpu", passes=1)
     assert one["passes"] == 1 and one["nme_mean"] != result["nme_mean"]

@@ -51,6 +51,7 @@ def evaluate(
     batch_size: int = 256,
     mirror: bool = False,
     passes: int = TrackerConfig.new_face_passes,
+    mirror_test: bool = True,
 ) -> dict:
     """Return n, missed, NME mean/median, failure rate and AUC@10% as a dict."""
     if split not in SPLITS:
@@ -59,7 +60,7 @@ def evaluate(
         raise VidkeysError(f"passes must be 1 or more, got {passes}")
     if boxes not in BOX_SOURCES:
         raise VidkeysError(f"unknown box source {boxes!r}: use {' or '.join(BOX_SOURCES)}")
-    predictor = KeypointPredictor(weights, device)
+    predictor = KeypointPredictor(weights, device, mirror_test=mirror_test)
     samples = read_keypoints_csv(csv_path)
     if split == "val":
         _, keep = split_people(samples)
@@ -108,6 +109,7 @@ def evaluate(
         "boxes": boxes,
         "mirror": mirror,
         "passes": passes,
+        "mirror_test": mirror_test,
     }
 
 
@@ -184,6 +186,7 @@ def format_report(result: dict) -> str:
         [
             f"faces       {result['n']} ({result['split']} split, {result['boxes']} boxes, "
             f"{result['passes']} pass{'es' if result['passes'] > 1 else ''}"
+            + ("" if result["mirror_test"] else ", no mirror test")
             + (", mirrored)" if result["mirror"] else ")"),
             f"missed      {result['missed']} (detector found no face; counted as failures)",
             f"NME mean    {100 * result['nme_mean']:.2f} %  (of outer-eye-corner distance)",

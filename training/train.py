@@ -163,9 +163,8 @@ def train(
         model, _ = load_model(init)
     else:
         model = KeypointNet(model_cfg or ModelConfig())
-    # Served with the mirror test, whose mirrored points take the same lean
-    # out as the mirrored training crops do (ModelConfig.test_flip).
-    model.config = dataclasses.replace(model.config, test_flip=True, flip_shift=aug.flip_shift)
+    # The served mirror test takes the same lean out as the mirrored crops do.
+    model.config = dataclasses.replace(model.config, flip_shift=aug.flip_shift)
     model = model.to(dev, memory_format=torch.channels_last)
     size = model.config.crop_size
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -55,6 +55,15 @@ def _value(choice: Any) -> Any:
 Device = _choices("Device", "auto", "cpu", "cuda")
 Split = _choices("Split", "all", "val")
 Boxes = _choices("Boxes", "haar", "search", "oracle")
+# The one option that names a setting by its opposite: "fast" is the mirror test off.
+Fast = Annotated[
+    bool,
+    typer.Option(
+        "--fast",
+        help="No mirror test (each face's crop once, not also mirrored): 2.4x less CNN "
+        "time, held-out NME 4.31 % instead of 4.22 %.",
+    ),
+]
 Format = _choices("Format", "csv", "jsonl")
 Place = _choices("Place", "eyes", "mouth", "head")
 Engine = _choices("Engine", "local", "ray")
@@ -248,6 +257,7 @@ def evaluate(
             min=1, help="CNN passes; each after the first crops from the previous points' box."
         ),
     ] = TrackerConfig.new_face_passes,
+    fast: Fast = not PipelineConfig.mirror_test,
     device: DeviceOpt = Device.auto,
     mirror: Annotated[
         bool, typer.Option("--mirror", help="On left-right mirrored images and labels.")
@@ -268,6 +278,7 @@ def evaluate(
             device=_value(device),
             mirror=mirror,
             passes=passes,
+            mirror_test=not fast,
         )
         typer.echo(json.dumps(result) if as_json else format_report(result))
 
@@ -333,6 +344,7 @@ _PIPELINE_OPTIONS = [
     _setting(_DETECT, "detect_width", int, "--detect-width", min=0),
     _setting(_RUN, "batch_size", int, "--batch-size", min=1),
     _setting(_TRACK, "smooth", bool, "--smooth/--no-smooth"),
+    ("fast", Fast, not _RUN.mirror_test),
     ("device", DeviceOpt, Device.auto),
     (
         "debug",
@@ -379,6 +391,7 @@ def pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
             tracker=dataclasses.replace(_TRACK, smooth=o["smooth"]),
             detect_every=o["detect_every"],
             batch_size=o["batch_size"],
+            mirror_test=not o["fast"],
             device=_value(o["device"]),
             weights=o["model"],
         )

@@ -56,3 +56,14 @@ def flip_points(points: np.ndarray, width: int, shift: float = 0.0) -> np.ndarra
         out -= (shift * axis * dist)[..., None, :]
     out[..., 0] = width - 1 - out[..., 0]
     return out[..., FLIP_INDEX, :]
+
+
+def mirror_mean(direct: np.ndarray, mirrored: np.ndarray, width: int, shift: float) -> np.ndarray:
+    """The mirror test's points: the mean of a crop's ``direct`` points ``(n, 68, 2)``
+    and its mirror image's points ``mirrored`` (in the mirror's pixels), mapped
+    back, labels swapped, and moved by the labels' lean ``shift`` along the eye
+    axis of the direct points."""
+    back = flip_points(mirrored, width)
+    axis, dist = eye_axes(direct)
+    back += (shift * axis * dist)[..., None, :]
+    return (direct + back) / 2

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from vidkeys.errors import VidkeysError
-from vidkeys.mirror import FLIP_INDEX, LABEL_SHIFT
+from vidkeys.mirror import LABEL_SHIFT
 from vidkeys.predictor import N_POINTS, default_weights, file_sha256, onnx_path
 
 try:
@@ -57,10 +57,8 @@ class ModelConfig:
     decoder: int = 64
     #: Heatmap resolution: 1 decodes to 1/8 of the crop, 2 to 1/4.
     up_levels: int = 1
-    #: Serve the mean of each crop and its mirror image (twice the CNN time;
-    #: training steps see one crop). Mirrored points are moved back by
-    #: ``flip_shift`` eye distances, the labels' lean (see vidkeys.mirror).
-    test_flip: bool = False
+    #: The labels' lean the network was trained with (see vidkeys.mirror),
+    #: which the served mirror test takes out of the mirror image's points.
     flip_shift: float = LABEL_SHIFT
 
 
@@ -118,41 +116,13 @@ class KeypointNet(nn.Module):
             self.ups = nn.ModuleList(ups)
             self.head = nn.Conv2d(cfg.decoder, N_POINTS, 1)
             self.beta = nn.Parameter(torch.tensor(1.0))
-        self.register_buffer("flip_index", torch.as_tensor(FLIP_INDEX), persistent=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(points (n, 68, 2) in crop pixels, face logit (n,))``, one pass a crop.
-
-        What training steps and the training loop's validation use; serving
-        (:meth:`predict`) may add the mirror image.
-        """
-        points, logit, _ = self.predict_once(x)
+        """Return ``(points (n, 68, 2) in crop pixels, face logit (n,))``."""
+        points, logit, _ = self.predict(x)
         return points, logit
 
     def predict(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Points, face logit and heatmap peaks as served (the ONNX graph's outputs).
-
-        With ``config.test_flip``, each crop and its mirror image go through
-        the network in one batch; the mirror's points are mapped back, their
-        labels swapped and moved back by the labels' lean, and both averaged.
-        On the held-out people that took the NME from 4.50 to 4.40 % for the
-        same weights (2 % less error for twice the CNN time).
-        """
-        if not self.config.test_flip:
-            return self.predict_once(x)
-        n, size = x.shape[0], self.config.crop_size
-        points, logit, peak = self.predict_once(torch.cat([x, x.flip(-1)]))
-        direct, mirrored = points[:n], points[n:, self.flip_index]
-        mirrored = torch.stack([size - 1 - mirrored[..., 0], mirrored[..., 1]], dim=-1)
-        axis = direct[:, 45] - direct[:, 36]  # eye corner to eye corner, eye distance long
-        mirrored = mirrored + self.config.flip_shift * axis[:, None, :]
-        return (
-            (direct + mirrored) / 2,
-            (logit[:n] + logit[n:]) / 2,
-            (peak[:n] + peak[n:, self.flip_index]) / 2,
-        )
-
-    def predict_once(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """:meth:`forward` plus each point's heatmap peak ``(n, 68)``.
 
         The peak is the largest probability of the point's softmax heatmap: a
@@ -244,6 +214,7 @@ def load_model(path: Path | str | None = None) -> tuple[KeypointNet, dict[str, A
         blob = torch.load(path, map_location="cpu", weights_only=True)
         cfg = dict(blob["config"])
         cfg["widths"] = tuple(cfg["widths"])
+        cfg.pop("test_flip", None)  # session 4's first runs kept the mirror test in the graph
         model = KeypointNet(ModelConfig(**cfg))
         model.load_state_dict(blob["state_dict"])
     except Exception as exc:  # torch raises many types for a bad file

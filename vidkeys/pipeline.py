@@ -78,7 +78,10 @@ class VideoRun:
             raise VidkeysError(f"batch size must be >= 1, got {self.config.batch_size}")
         self.keep_images = keep_images
         self.predictor = predictor or shared_predictor(
-            self.config.weights, self.config.device, self.config.cnn_threads
+            self.config.weights,
+            self.config.device,
+            self.config.cnn_threads,
+            self.config.mirror_test,
         )
         self.search = FaceSearch(self.config.detector)
         # fps: an image folder's or frame iterable's rate; start/end: a window, in seconds.

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from vidkeys.errors import VidkeysError
+from vidkeys.mirror import FLIP_INDEX, LABEL_SHIFT, mirror_mean
 
 N_POINTS = 68
 
@@ -128,13 +129,23 @@ class KeypointPredictor:
     ``weights`` is a ``.pt`` with its ``.onnx`` beside it (the shipped one by
     default), or an ``.onnx`` alone (CPU only). ``threads`` caps the CPU
     threads of the network (None: ONNX Runtime's default, every core).
+    ``mirror_test``: run each crop and its mirror image in one batch and
+    average the two (:func:`vidkeys.mirror.mirror_mean`): on the held-out
+    people 0.1 points of NME less and a third fewer failures, for 2.4 times
+    the CNN time.
     """
 
     def __init__(
-        self, weights: Path | str | None = None, device: str = "auto", threads: int | None = None
+        self,
+        weights: Path | str | None = None,
+        device: str = "auto",
+        threads: int | None = None,
+        mirror_test: bool = True,
     ) -> None:
         self.weights = Path(weights) if weights else default_weights()
         self.device = resolve_device(device)
+        self.mirror_test = mirror_test
+        self.flip_shift = LABEL_SHIFT  # the labels' lean, from the weights' config below
         self.meta: dict[str, Any] = {}
         self._session = None
         self._model = None
@@ -171,6 +182,7 @@ class KeypointPredictor:
                 f"from another .pt); rewrite it with: {REEXPORT_HINT.format(pt=pt)}"
             )
         self.meta = json.loads(props.get("meta", "{}"))
+        self.flip_shift = json.loads(props.get("config", "{}")).get("flip_shift", LABEL_SHIFT)
         self.crop_size = int(session.get_inputs()[0].shape[-1])
         self._session = session
 
@@ -183,6 +195,7 @@ class KeypointPredictor:
             raise VidkeysError(f"{self.weights}: an ONNX graph runs on the CPU only; give the .pt")
         model, self.meta = load_model(self.weights)
         self.crop_size = model.config.crop_size
+        self.flip_shift = model.config.flip_shift
         if threads:
             torch.set_num_threads(threads)
         # channels_last lets oneDNN and cuDNN pick their fast convolution kernels.
@@ -205,7 +218,7 @@ class KeypointPredictor:
                 np.zeros((0, N_POINTS), np.float32),
             )
         step = batch_size or len(crops)
-        parts = [self._run(crops[i : i + step]) for i in range(0, len(crops), step)]
+        parts = [self._serve(crops[i : i + step]) for i in range(0, len(crops), step)]
         points, logit, peak = (np.concatenate([p[k] for p in parts]) for k in range(3))
         return points, 1.0 / (1.0 + np.exp(-logit)), point_confidence(peak, *self.peak_range)
 
@@ -214,6 +227,18 @@ class KeypointPredictor:
         """The weights' ``(flat, sharp)`` peaks (see :data:`PEAK_FLAT`), from their metadata."""
         flat, sharp = self.meta.get("peak_range", (PEAK_FLAT, PEAK_SHARP))
         return float(flat), float(sharp)
+
+    def _serve(self, crops: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Points, logits and peaks of ``crops``, with the mirror test when it is on."""
+        if not self.mirror_test:
+            return self._run(crops)
+        n = len(crops)
+        points, logit, peak = self._run(np.concatenate([crops, crops[..., ::-1]]))
+        return (
+            mirror_mean(points[:n], points[n:], self.crop_size, self.flip_shift).astype(np.float32),
+            (logit[:n] + logit[n:]) / 2,
+            (peak[:n] + peak[n:, FLIP_INDEX]) / 2,
+        )
 
     def _run(self, crops: np.ndarray) -> tuple[np.ndarray, ...]:
         if self._session is not None:
@@ -264,8 +289,10 @@ def peak_range(face_low: float, not_face_high: float) -> tuple[float, float]:
 
 
 @functools.lru_cache(maxsize=4)
-def _cached(path: Path, stamp: tuple[float, float], device: str, threads: int | None):
-    return KeypointPredictor(path, device, threads)
+def _cached(
+    path: Path, stamp: tuple[float, float], device: str, threads: int | None, mirror_test: bool
+):
+    return KeypointPredictor(path, device, threads, mirror_test)
 
 
 def _mtime(path: Path) -> float:
@@ -273,7 +300,10 @@ def _mtime(path: Path) -> float:
 
 
 def shared_predictor(
-    weights: Path | str | None = None, device: str = "auto", threads: int | None = None
+    weights: Path | str | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    mirror_test: bool = True,
 ) -> KeypointPredictor:
     """One predictor per weights file, device and thread count, reused by this process.
 
@@ -283,4 +313,4 @@ def shared_predictor(
     """
     path = Path(weights) if weights else default_weights()
     stamp = (_mtime(path), _mtime(onnx_path(path)))
-    return _cached(path.resolve(), stamp, device, threads)
+    return _cached(path.resolve(), stamp, device, threads, mirror_test)
