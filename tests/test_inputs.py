@@ -73,27 +73,25 @@ def test_start_end_keep_source_index_and_time(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "must come after" in result.stderr
 
 
-def test_stdin(tmp_path: Path, sample_mkv: Path) -> None:
-    out = tmp_path / "s.csv"
-    with sample_mkv.open("rb") as f:
-        proc = subprocess.run(
+def _export_from_stdin(video: Path, out: Path) -> subprocess.CompletedProcess:
+    """``vidkeys export-csv - -o OUT`` with ``video``'s bytes piped in."""
+    with video.open("rb") as f:
+        return subprocess.run(
             [sys.executable, "-m", "vidkeys.cli", "export-csv", "-", "-o", str(out), "-q"],
             stdin=f,
             capture_output=True,
             text=True,
             timeout=300,
         )
+
+
+def test_stdin(tmp_path: Path, sample_mkv: Path) -> None:
+    out = tmp_path / "s.csv"
+    proc = _export_from_stdin(sample_mkv, out)
     assert proc.returncode == 0, proc.stderr
     assert len(_rows(out)) == 120
     # MP4 with its index at the end cannot come through a pipe: one line says why.
-    with SAMPLE.open("rb") as f:
-        proc = subprocess.run(
-            [sys.executable, "-m", "vidkeys.cli", "export-csv", "-", "-o", str(out), "-q"],
-            stdin=f,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+    proc = _export_from_stdin(SAMPLE, out)
     assert proc.returncode == 1 and "stdin cannot seek" in proc.stderr
 
 
