@@ -1,6 +1,7 @@
 """Points right from the first frame: NME by frame after a cut, on a slideshow of labelled faces.
 
     python benchmarks/bench_video_nme.py [--data DIR] [--hold 5] [--limit N] [--no-smooth]
+        [--model WEIGHTS]
 
 The held-out people of ``youtube-faces-68`` (``--data``, default
 ``$VIDKEYS_DATA``), each image shown for ``--hold`` frames on a 640x480 canvas
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--hold", type=int, default=5)
     parser.add_argument("--limit", type=int, default=0, help="images (0: all held-out)")
     parser.add_argument("--no-smooth", action="store_true")
+    parser.add_argument("--model", type=Path, default=None, help="weights (default: shipped)")
     args = parser.parse_args()
     if args.data is None:
         raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
@@ -76,7 +78,9 @@ def main() -> None:
     rng = np.random.default_rng(0)
     shows = [compose(im, s.points, rng) for im, s in zip(images, samples, strict=True)]
     frames = (canvas for canvas, _ in shows for _ in range(args.hold))
-    options = {"smooth": False} if args.no_smooth else {}
+    options: dict = {"smooth": False} if args.no_smooth else {}
+    if args.model is not None:
+        options["weights"] = args.model
     run = vidkeys.process(frames, **options)
     errors = np.full((len(shows), args.hold), np.inf)
     for result in run:

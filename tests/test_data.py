@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from vidkeys.errors import VidkeysError
-from vidkeys.training.data import Sample, load_gray, read_keypoints_csv, split_people
+from vidkeys.training.data import (
+    Sample,
+    load_gray,
+    read_keypoints_csv,
+    some_people,
+    split_people,
+)
 
 HEADER = "," + ",".join(str(i) for i in range(136)) + "\n"
 
@@ -72,3 +78,16 @@ def test_split_holds_out_whole_people_deterministically() -> None:
     shuffled = samples[::-1]
     _, val2 = split_people(shuffled)
     assert {shuffled[i].person for i in val2} == val_people
+
+
+def test_a_share_of_the_training_people_nests_and_leaves_the_held_out_alone() -> None:
+    pts = np.zeros((68, 2))
+    samples = [Sample(f"Person_{p:03d}_{k:02d}.jpg", pts) for p in range(200) for k in range(3)]
+    train, val = split_people(samples)
+    quarter, half = some_people(samples, train, 0.25), some_people(samples, train, 0.5)
+    people = [{samples[i].person for i in part} for part in (quarter, half)]
+    assert [len(p) for p in people] == [45, 90]  # of the 180 training people
+    assert people[0] < people[1]  # whole people, a smaller share inside a larger one
+    assert all(i in train for i in half) and len(half) == 3 * 90
+    assert not people[1] & {samples[i].person for i in val}
+    assert len({samples[i].person for i in some_people(samples, train, 0.001)}) == 1

@@ -100,6 +100,20 @@ def split_people(
     return train, val
 
 
+def some_people(samples: Sequence[Sample], indices: Sequence[int], fraction: float) -> list[int]:
+    """The images (of ``indices``) of a share ``fraction`` of their people, at least one.
+
+    For learning curves: the people are taken in the order of a hash of their
+    name, like :func:`split_people`'s, so a smaller share is a subset of a
+    larger one and the held-out people are never touched.
+    """
+    people = sorted(
+        {samples[i].person for i in indices}, key=lambda p: hashlib.sha1(p.encode()).digest()
+    )
+    keep = set(people[: max(1, round(len(people) * fraction))])
+    return [i for i in indices if samples[i].person in keep]
+
+
 def load_gray(path: Path) -> np.ndarray:
     """Read an image as 8-bit grayscale; an unreadable file is an error naming it."""
     if not path.is_file():

@@ -1,0 +1,81 @@
+"""Is one model really better than another on the held-out people? A paired bootstrap.
+
+    python benchmarks/compare_models.py [--data DIR] [--fast] BASE.pt OTHER.pt [...]
+
+``shipped`` names the shipped weights. Each model places the points of every
+held-out face as ``vidkeys eval --split val --boxes haar`` does (Haar boxes,
+two passes, the mirror test unless ``--fast``); faces Haar misses are left out
+of every mean. The held-out set is 35 people: its mean NME moves by about
+0.2 points with the people drawn, more than most changes to a model, while
+two models' errors on the same faces move together. So each model's NME
+comes with a 95 % interval from resampling people (not faces: a person's
+images are near duplicates), and each model after the first with the
+interval of its difference to the first, on the same resampled people. A
+difference whose interval excludes 0 is one the held-out people show.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vidkeys.predictor import KeypointPredictor
+from vidkeys.training.data import cached_haar_boxes, load_images, read_keypoints_csv, split_people
+from vidkeys.training.evaluate import place_points
+from vidkeys.training.metrics import FAILURE_THRESHOLD, nme
+
+RESAMPLES = 2000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", help="weights files; 'shipped' for the shipped one")
+    parser.add_argument("--data", type=Path, default=os.environ.get("VIDKEYS_DATA"))
+    parser.add_argument("--fast", action="store_true", help="no mirror test")
+    args = parser.parse_args()
+    if args.data is None:
+        raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
+    csv = args.data / "training_frames_keypoints.csv"
+    samples = read_keypoints_csv(csv)
+    _, val = split_people(samples)
+    samples = [samples[i] for i in val]
+    images = load_images(samples, args.data / "training")
+    boxes = cached_haar_boxes(csv, images, samples)
+    hit = [i for i, b in enumerate(boxes) if b is not None]
+    truth = np.stack([samples[i].points for i in hit])
+    people = np.array([samples[i].person for i in hit])
+    groups = [np.flatnonzero(people == p) for p in np.unique(people)]
+    rng = np.random.default_rng(0)
+    draws = [
+        np.concatenate([groups[j] for j in rng.integers(0, len(groups), len(groups))])
+        for _ in range(RESAMPLES)
+    ]
+    print(f"{len(hit)} faces of {len(groups)} people (Haar missed {len(samples) - len(hit)})")
+    base = None
+    for name in args.models:
+        weights = None if name == "shipped" else Path(name)
+        predictor = KeypointPredictor(weights, "cpu", mirror_test=not args.fast)
+        points, _, _ = place_points(predictor, [images[i] for i in hit], [boxes[i] for i in hit])
+        errors = nme(points, truth)
+        low, high = np.percentile([errors[d].mean() for d in draws], [2.5, 97.5])
+        line = (
+            f"{name:32} NME {100 * errors.mean():.2f} % ({100 * low:.2f}-{100 * high:.2f}), "
+            f"over {100 * FAILURE_THRESHOLD:.0f} %: {int((errors > FAILURE_THRESHOLD).sum())}"
+        )
+        if base is None:
+            base = errors
+        else:
+            diff = errors - base
+            low, high = np.percentile([diff[d].mean() for d in draws], [2.5, 97.5])
+            line += (
+                f"; vs {args.models[0]}: {100 * diff.mean():+.3f} "
+                f"({100 * low:+.3f} to {100 * high:+.3f})"
+            )
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Would more labelled faces pay? Held-out NME against the number of people trained on.
+
+    python benchmarks/learning_curve.py [--data DIR] [--fractions 0.125,0.25,0.5]
+        [--out-dir runs/curve] [--epochs N]
+
+Trains the shipped model's recipe (its network, training and augmentation
+settings, read from the shipped weights' metadata) on a share of the
+training people (``TrainConfig.train_fraction``; a smaller share is a subset
+of a larger one), then measures each model as ``vidkeys eval --split val
+--boxes haar`` does. The whole training set is the shipped model itself.
+Runs resume from their checkpoints in ``--out-dir``; each takes about the
+shipped run's time multiplied by its share (30 minutes for all on this CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vidkeys.network import ModelConfig, load_model
+from vidkeys.predictor import KeypointPredictor
+from vidkeys.training.augment import AugmentConfig
+from vidkeys.training.data import held_out_faces
+from vidkeys.training.evaluate import place_points
+from vidkeys.training.metrics import FAILURE_THRESHOLD, nme
+from vidkeys.training.train import TrainConfig, train
+
+
+def recipe() -> tuple[ModelConfig, TrainConfig, AugmentConfig]:
+    """The shipped weights' network, training and augmentation settings."""
+    model, meta = load_model()
+    augment = dict(meta["augment"])
+    augment["contrast"] = tuple(augment["contrast"])
+    return model.config, TrainConfig(**meta["train_config"]), AugmentConfig(**augment)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=os.environ.get("VIDKEYS_DATA"))
+    parser.add_argument("--fractions", default="0.125,0.25,0.5")
+    parser.add_argument("--out-dir", type=Path, default=Path("runs/curve"))
+    parser.add_argument("--epochs", type=int, default=None, help="default: the shipped run's")
+    args = parser.parse_args()
+    if args.data is None:
+        raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
+    csv, images_dir = args.data / "training_frames_keypoints.csv", args.data / "training"
+    model_cfg, train_cfg, aug = recipe()
+    if args.epochs:
+        train_cfg = dataclasses.replace(train_cfg, epochs=args.epochs)
+    runs: list[tuple[float, Path | None]] = []
+    for fraction in (float(f) for f in args.fractions.split(",")):
+        out = args.out_dir / f"people{fraction:g}.pt"
+        cfg = dataclasses.replace(train_cfg, train_fraction=fraction)
+        train(csv, images_dir, out, cfg, model_cfg, aug, device="cpu", resume=True)
+        runs.append((fraction, out))
+    runs.append((1.0, None))
+    samples, images, boxes = held_out_faces(csv, images_dir)
+    truth = np.stack([s.points for s in samples])
+    print(f"{'people':>7} {'images':>7} {'NME':>7} {'over 10 %':>9}  weights")
+    for fraction, weights in runs:
+        predictor = KeypointPredictor(weights, "cpu")
+        points, _, _ = place_points(predictor, images, boxes)
+        errors = nme(points, truth)
+        print(
+            f"{fraction:>7.1%} {predictor.meta.get('train_images', '?'):>7} "
+            f"{100 * errors.mean():>6.2f}% {int((errors > FAILURE_THRESHOLD).sum()):>9}  "
+            f"{weights or 'shipped'}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
