@@ -77,3 +77,15 @@ def test_fine_tuning_starts_from_the_given_weights(tiny_dataset, tmp_path: Path)
     fresh = train(csv_path, images, tmp_path / "fresh.pt", still, TINY, device="cpu", quiet=True)
     assert tuned["best_val_nme"] < 0.5 * fresh["best_val_nme"]
     assert abs(tuned["best_val_nme"] - trained["best_val_nme"]) < 0.05 * trained["best_val_nme"]
+
+
+def test_a_learning_curve_trains_on_a_share_of_the_people(tiny_dataset, tmp_path: Path) -> None:
+    csv_path, images, _ = tiny_dataset
+    torch.set_num_threads(1)
+    out = tmp_path / "half.pt"
+    cfg = TrainConfig(epochs=1, batch_size=6, warmup_epochs=1, train_fraction=0.5)
+    train(csv_path, images, out, cfg, TINY, device="cpu", quiet=True)
+    meta = load_model(out)[1]
+    # Four people of six images: one held out; two of the other three trained on.
+    assert meta["train_images"] == 12 and meta["val_images"] == 6
+    assert meta["train_config"]["train_fraction"] == 0.5

@@ -54,13 +54,6 @@ class TrainConfig:
     wing_w: float = 10.0
     wing_eps: float = 2.0
     face_loss_weight: float = 1.0
-    #: Weight of the heatmap term (DSNT, Nibali et al. 2018): each point's
-    #: heatmap is pulled towards a Gaussian at its label (Jensen-Shannon
-    #: divergence), so it stays one peak instead of any spread whose mean
-    #: lands right. 0 trains on the points alone.
-    heatmap_reg: float = 0.0
-    #: That Gaussian's standard deviation, in heatmap cells.
-    heatmap_sigma: float = 1.0
     #: Share of the training people to train on (a learning curve: would
     #: more data pay?); the held-out people stay the same.
     train_fraction: float = 1.0
@@ -75,29 +68,6 @@ def wing_loss(pred: torch.Tensor, target: torch.Tensor, w: float, eps: float) ->
     err = (pred - target).abs()
     c = w - w * math.log1p(w / eps)
     return torch.where(err < w, w * torch.log1p(err / eps), err - c).mean()
-
-
-def heatmap_divergence(
-    prob: torch.Tensor, points: torch.Tensor, size: int, sigma: float
-) -> torch.Tensor:
-    """Mean Jensen-Shannon divergence of heatmaps ``(n, k, h, w)`` from Gaussians at
-    ``points`` ``(n, k, 2)`` (crop pixels, ``size`` a side), ``sigma`` in cells."""
-    h, w = prob.shape[-2:]
-    xs = (torch.arange(w, device=prob.device, dtype=prob.dtype) + 0.5) * (size / w) - 0.5
-    ys = (torch.arange(h, device=prob.device, dtype=prob.dtype) + 0.5) * (size / h) - 0.5
-    s2 = 2 * (sigma * size / w) ** 2
-    gx = torch.exp(-((xs - points[..., :1]) ** 2) / s2)  # (n, k, w)
-    gy = torch.exp(-((ys - points[..., 1:]) ** 2) / s2)  # (n, k, h)
-    target = gy[..., :, None] * gx[..., None, :]
-    target = target / target.sum(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
-    mid = 0.5 * (prob + target)
-
-    def kl(a: torch.Tensor) -> torch.Tensor:
-        return (a * (torch.log(a.clamp_min(1e-12)) - torch.log(mid.clamp_min(1e-12)))).sum(
-            dim=(-2, -1)
-        )
-
-    return (0.5 * kl(prob) + 0.5 * kl(target)).mean()
 
 
 def _boxes_for(samples, detected) -> list[np.ndarray]:
@@ -260,15 +230,12 @@ def train(
         for x, pts, label in bar:
             x = x.to(dev, memory_format=torch.channels_last)
             pts, label = pts.to(dev), label.to(dev)
-            pred, logit, prob = model.heatmaps(x)
+            pred, logit = model(x)
             pos = label > 0.5
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, label)
             loss = cfg.face_loss_weight * loss
             if pos.any():
                 loss = loss + wing_loss(pred[pos], pts[pos], cfg.wing_w, cfg.wing_eps)
-                if cfg.heatmap_reg > 0 and prob is not None:
-                    div = heatmap_divergence(prob[pos], pts[pos], size, cfg.heatmap_sigma)
-                    loss = loss + cfg.heatmap_reg * div
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -133,17 +133,6 @@ class KeypointNet(nn.Module):
         0.06-0.13, while the face logit calls some of those faces. The
         regression head has no heatmap and gives 1.
         """
-        points, logit, prob = self.heatmaps(x)
-        if prob is None:
-            return points, logit, torch.ones(points.shape[:2], dtype=points.dtype)
-        return points, logit, prob.flatten(2).amax(dim=-1)
-
-    def heatmaps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Points, face logit and the normalised heatmaps ``(n, 68, h, w)`` they come from.
-
-        Training reads the heatmaps to keep each one a single peak where the
-        point is (``TrainConfig.heatmap_reg``); the regression head has none.
-        """
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         std = x.std(dim=(1, 2, 3), keepdim=True).clamp_min(1.0)
         y = (x - mean) / std
@@ -154,14 +143,15 @@ class KeypointNet(nn.Module):
         logit = self.face(y.mean(dim=(2, 3)))[:, 0]
         size = self.config.crop_size
         if self.config.head == "regress":
-            return (self.head(y).view(-1, N_POINTS, 2) + 0.5) * size, logit, None
+            points = (self.head(y).view(-1, N_POINTS, 2) + 0.5) * size
+            return points, logit, torch.ones(points.shape[:2], dtype=points.dtype)
         for up, skip in zip(self.ups, (maps[2], maps[1])[: len(self.ups)], strict=True):
             y = nn.functional.interpolate(y, size=skip.shape[-2:], mode="nearest")
             y = up(torch.cat([y, skip], dim=1))
         heat = self.head(y) * self.beta
         n, k, h, w = heat.shape
-        prob = torch.softmax(heat.flatten(2), dim=-1).view(n, k, h, w)
-        return _soft_argmax(prob, size), logit, prob
+        prob = torch.softmax(heat.flatten(2), dim=-1)
+        return _soft_argmax(prob.view(n, k, h, w), size), logit, prob.amax(dim=-1)
 
 
 class _Serving(nn.Module):
