@@ -1,13 +1,13 @@
 """CNN speed of candidate architectures in ONNX Runtime, before training any of them.
 
-    python benchmarks/bench_architectures.py [--seconds 2] [--threads N]
+    python benchmarks/bench_architectures.py [--seconds 2] [--threads N] [--mirror-test]
 
 Needs the ``train`` extra (torch builds the networks). Each candidate is saved
 untrained to a temporary folder (weights and ONNX graph) and timed at batch
 32 as :mod:`vidkeys.predictor` serves it; a network's cost does not depend on
 its weights. Accuracy has to come from training: see saved_models/README.md.
-Single passes: the mirror test (the default when serving) costs 2.4 times
-this (``bench_model.py`` and ``--no-mirror-test``).
+Single passes unless ``--mirror-test`` (the default when serving: each crop
+and its mirror image, about 2.2-2.4 times the CNN time).
 """
 
 from __future__ import annotations
@@ -23,11 +23,14 @@ from vidkeys.network import KeypointNet, ModelConfig, save_model
 from vidkeys.predictor import KeypointPredictor
 
 CANDIDATES = {
-    "shipped (16,32,64,128), 96 px, 1/8": ModelConfig(),
-    "widths x1.5 (24,48,96,192)": ModelConfig(widths=(24, 48, 96, 192)),
+    "previous (16,32,64,128), 96 px, 1/8": ModelConfig(),
+    "widths x1.5 (24,48,96,192): shipped": ModelConfig(widths=(24, 48, 96, 192)),
     "1/4-resolution heatmaps": ModelConfig(up_levels=2),
     "widths x1.5, 112 px crops": ModelConfig(widths=(24, 48, 96, 192), crop_size=112),
     "widths x2 (32,64,128,256)": ModelConfig(widths=(32, 64, 128, 256)),
+    "widths x1.5, 1/4 heatmaps, decoder 48": ModelConfig(
+        widths=(24, 48, 96, 192), up_levels=2, decoder=48
+    ),
 }
 
 
@@ -35,6 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--mirror-test", action="store_true", help="serve with the mirror test")
     args = parser.parse_args()
     print(f"{'candidate':38} {'parameters':>10} {'faces/s @32':>12}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -42,7 +46,7 @@ def main() -> None:
             model = KeypointNet(cfg).eval()
             path = Path(tmp) / f"m{i}.pt"
             save_model(model, path)
-            predictor = KeypointPredictor(path, "cpu", args.threads, mirror_test=False)
+            predictor = KeypointPredictor(path, "cpu", args.threads, mirror_test=args.mirror_test)
             size = predictor.crop_size
             crops = np.random.default_rng(0).integers(0, 256, (32, size, size), dtype=np.uint8)
             for _ in range(3):

@@ -1,6 +1,6 @@
 """Is one model really better than another on the held-out people? A paired bootstrap.
 
-    python benchmarks/compare_models.py [--data DIR] [--fast] BASE.pt OTHER.pt [...]
+    python benchmarks/compare_models.py [--data DIR] [--fast] [--mean] BASE.pt OTHER.pt [...]
 
 ``shipped`` names the shipped weights. Each model places the points of every
 held-out face as ``vidkeys eval --split val --boxes haar`` does (Haar boxes,
@@ -12,6 +12,9 @@ comes with a 95 % interval from resampling people (not faces: a person's
 images are near duplicates), and each model after the first with the
 interval of its difference to the first, on the same resampled people. A
 difference whose interval excludes 0 is one the held-out people show.
+``--mean`` adds the mean of all the models' points (an ensemble; each pass
+crops from the previous pass's mean points): what distilling them into one
+network could at best reach.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vidkeys.config import TrackerConfig
+from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.predictor import KeypointPredictor
 from vidkeys.training.data import cached_haar_boxes, load_images, read_keypoints_csv, split_people
 from vidkeys.training.evaluate import place_points
@@ -30,11 +35,30 @@ from vidkeys.training.metrics import FAILURE_THRESHOLD, nme
 RESAMPLES = 2000
 
 
+def mean_points(
+    predictors: list[KeypointPredictor],
+    images: list[np.ndarray],
+    boxes: list[np.ndarray],
+    passes: int = TrackerConfig.new_face_passes,
+) -> np.ndarray:
+    """:func:`place_points` for several models at once: every pass places the mean of
+    their points, and the next pass crops from the box of that mean."""
+    for _ in range(passes):
+        each = []
+        for predictor in predictors:
+            crops, mats = cut_faces(images, boxes, predictor.crop_size)
+            each.append(to_frame(predictor(crops)[0], mats))
+        points = np.mean(each, axis=0)
+        boxes = [box_from_points(p) for p in points]
+    return points
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="weights files; 'shipped' for the shipped one")
     parser.add_argument("--data", type=Path, default=os.environ.get("VIDKEYS_DATA"))
     parser.add_argument("--fast", action="store_true", help="no mirror test")
+    parser.add_argument("--mean", action="store_true", help="also the mean of the models' points")
     args = parser.parse_args()
     if args.data is None:
         raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
@@ -54,11 +78,18 @@ def main() -> None:
         for _ in range(RESAMPLES)
     ]
     print(f"{len(hit)} faces of {len(groups)} people (Haar missed {len(samples) - len(hit)})")
+    faces, face_boxes = [images[i] for i in hit], [boxes[i] for i in hit]
+    predictors = {
+        name: KeypointPredictor(
+            None if name == "shipped" else Path(name), "cpu", mirror_test=not args.fast
+        )
+        for name in args.models
+    }
+    placed = {name: place_points(p, faces, face_boxes)[0] for name, p in predictors.items()}
+    if args.mean:
+        placed["mean of all"] = mean_points(list(predictors.values()), faces, face_boxes)
     base = None
-    for name in args.models:
-        weights = None if name == "shipped" else Path(name)
-        predictor = KeypointPredictor(weights, "cpu", mirror_test=not args.fast)
-        points, _, _ = place_points(predictor, [images[i] for i in hit], [boxes[i] for i in hit])
+    for name, points in placed.items():
         errors = nme(points, truth)
         low, high = np.percentile([errors[d].mean() for d in draws], [2.5, 97.5])
         line = (
