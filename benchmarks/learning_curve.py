@@ -8,6 +8,8 @@ settings, read from the shipped weights' metadata) on a share of the
 training people (``TrainConfig.train_fraction``; a smaller share is a subset
 of a larger one), then measures each model as ``vidkeys eval --split val
 --boxes haar`` does. The whole training set is the shipped model itself.
+A power law ``NME = a + b * (images / 1000) ** -c`` fitted to the points says
+what more faces of this kind would buy: ``a`` is where the recipe levels off.
 Runs resume from their checkpoints in ``--out-dir``; each takes about the
 shipped run's time multiplied by its share (30 minutes for all on this CPU).
 """
@@ -61,16 +63,40 @@ def main() -> None:
     samples, images, boxes = held_out_faces(csv, images_dir)
     truth = np.stack([s.points for s in samples])
     print(f"{'people':>7} {'images':>7} {'NME':>7} {'over 10 %':>9}  weights")
+    sizes, means = [], []
     for fraction, weights in runs:
         predictor = KeypointPredictor(weights, "cpu")
         points, _, _ = place_points(predictor, images, boxes)
         errors = nme(points, truth)
+        sizes.append(predictor.meta["train_images"])
+        means.append(100 * errors.mean())
         print(
-            f"{fraction:>7.1%} {predictor.meta.get('train_images', '?'):>7} "
+            f"{fraction:>7.1%} {sizes[-1]:>7} "
             f"{100 * errors.mean():>6.2f}% {int((errors > FAILURE_THRESHOLD).sum()):>9}  "
             f"{weights or 'shipped'}",
             flush=True,
         )
+    if len(sizes) >= 3:
+        a, b, c = power_law(np.array(sizes, float), np.array(means))
+        print(
+            f"fit: NME = {a:.2f} + {b:.2f} * (images / 1000) ** -{c:.2f} %; "
+            + ", ".join(
+                f"{k}x the images: {a + b * (k * sizes[-1] / 1000) ** -c:.2f} %" for k in (2, 4)
+            )
+            + f"; levels off at {a:.2f} %"
+        )
+
+
+def power_law(sizes: np.ndarray, errors: np.ndarray) -> tuple[float, float, float]:
+    """Least-squares ``(a, b, c)`` of ``errors = a + b * (sizes / 1000) ** -c``, c in 0.05-3."""
+    best = (np.inf, 0.0, 0.0, 0.0)
+    for c in np.arange(0.05, 3.0, 0.005):
+        design = np.stack([np.ones_like(sizes), (sizes / 1000) ** -c], axis=1)
+        (a, b), *_ = np.linalg.lstsq(design, errors, rcond=None)
+        residual = float(np.sum((design @ (a, b) - errors) ** 2))
+        if residual < best[0]:
+            best = (residual, float(a), float(b), float(c))
+    return best[1], best[2], best[3]
 
 
 if __name__ == "__main__":
