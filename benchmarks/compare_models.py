@@ -28,7 +28,7 @@ import numpy as np
 from vidkeys.config import TrackerConfig
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.predictor import KeypointPredictor
-from vidkeys.training.data import cached_haar_boxes, load_images, read_keypoints_csv, split_people
+from vidkeys.training.data import held_out_faces
 from vidkeys.training.evaluate import place_points
 from vidkeys.training.metrics import FAILURE_THRESHOLD, nme
 
@@ -62,23 +62,18 @@ def main() -> None:
     args = parser.parse_args()
     if args.data is None:
         raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
-    csv = args.data / "training_frames_keypoints.csv"
-    samples = read_keypoints_csv(csv)
-    _, val = split_people(samples)
-    samples = [samples[i] for i in val]
-    images = load_images(samples, args.data / "training")
-    boxes = cached_haar_boxes(csv, images, samples)
-    hit = [i for i, b in enumerate(boxes) if b is not None]
-    truth = np.stack([samples[i].points for i in hit])
-    people = np.array([samples[i].person for i in hit])
+    samples, faces, face_boxes = held_out_faces(
+        args.data / "training_frames_keypoints.csv", args.data / "training"
+    )
+    truth = np.stack([s.points for s in samples])
+    people = np.array([s.person for s in samples])
     groups = [np.flatnonzero(people == p) for p in np.unique(people)]
     rng = np.random.default_rng(0)
     draws = [
         np.concatenate([groups[j] for j in rng.integers(0, len(groups), len(groups))])
         for _ in range(RESAMPLES)
     ]
-    print(f"{len(hit)} faces of {len(groups)} people (Haar missed {len(samples) - len(hit)})")
-    faces, face_boxes = [images[i] for i in hit], [boxes[i] for i in hit]
+    print(f"{len(samples)} faces Haar finds, of {len(groups)} people")
     predictors = {
         name: KeypointPredictor(
             None if name == "shipped" else Path(name), "cpu", mirror_test=not args.fast
