@@ -89,21 +89,3 @@ def test_a_learning_curve_trains_on_a_share_of_the_people(tiny_dataset, tmp_path
     # Four people of six images: one held out; two of the other three trained on.
     assert meta["train_images"] == 12 and meta["val_images"] == 6
     assert meta["train_config"]["train_fraction"] == 0.5
-
-
-def test_the_moving_average_of_the_weights_is_what_is_saved(tiny_dataset, tmp_path: Path) -> None:
-    csv_path, images, _ = tiny_dataset
-    torch.set_num_threads(1)
-    out = tmp_path / "ema.pt"
-    cfg = TrainConfig(epochs=2, batch_size=6, lr=1e-2, warmup_epochs=1, ema=0.5)
-    # One epoch: its weights are the best so far, so the file holds that epoch's average.
-    train(csv_path, images, out, TrainConfig(**{**cfg.__dict__, "epochs": 1}), TINY, quiet=True)
-    state = torch.load(out.with_name(out.name + ".ckpt"), weights_only=False)
-    saved = load_model(out)[0].state_dict()["head.weight"]
-    assert torch.equal(saved, state["averaged"]["module.head.weight"])
-    assert not torch.equal(saved, state["model"]["head.weight"])  # not the trained weights
-    # The average resumes with the rest of the run.
-    resumed = train(csv_path, images, out, cfg, TINY, device="cpu", resume=True, quiet=True)
-    assert [h["epoch"] for h in resumed["history"]] == [1, 2]
-    later = torch.load(out.with_name(out.name + ".ckpt"), weights_only=False)["averaged"]
-    assert int(later["n_averaged"]) == 2 * int(state["averaged"]["n_averaged"])

@@ -57,9 +57,6 @@ class TrainConfig:
     #: Share of the training people to train on (a learning curve: would
     #: more data pay?); the held-out people stay the same.
     train_fraction: float = 1.0
-    #: Decay of an exponential moving average of the weights, which is what
-    #: is validated and saved (0: the weights as trained).
-    ema: float = 0.0
 
 
 def wing_loss(pred: torch.Tensor, target: torch.Tensor, w: float, eps: float) -> torch.Tensor:
@@ -187,22 +184,11 @@ def train(
         return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-    averaged = (
-        torch.optim.swa_utils.AveragedModel(
-            model,
-            multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema),
-            use_buffers=True,
-        )
-        if cfg.ema > 0
-        else None
-    )
     start_epoch, best, history = 0, float("inf"), []
     if resume and ckpt_path.is_file():
         try:
             state = torch.load(ckpt_path, map_location=dev, weights_only=False)
             model.load_state_dict(state["model"])
-            if averaged is not None:
-                averaged.load_state_dict(state["averaged"])
             opt.load_state_dict(state["opt"])
             sched.load_state_dict(state["sched"])
             start_epoch, best, history = state["epoch"], state["best"], state["history"]
@@ -253,13 +239,10 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if averaged is not None:
-                averaged.update_parameters(model)
             sched.step()
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
-        served = model if averaged is None else averaged.module
-        val = nme(predict_boxes(served, val_images, val_boxes, dev), val_truth)
+        val = nme(predict_boxes(model, val_images, val_boxes, dev), val_truth)
         record = {
             "epoch": epoch + 1,
             "loss": float(np.mean(losses)),
@@ -279,7 +262,7 @@ def train(
             best = record["val_nme"]
             try:
                 save_model(
-                    served,
+                    model,
                     out,
                     {**meta_base, "epoch": epoch + 1, "val_nme": best, "history": history},
                 )
@@ -290,7 +273,6 @@ def train(
             torch.save(
                 {
                     "model": model.state_dict(),
-                    "averaged": averaged.state_dict() if averaged is not None else None,
                     "opt": opt.state_dict(),
                     "sched": sched.state_dict(),
                     "epoch": epoch + 1,
