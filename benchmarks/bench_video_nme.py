@@ -58,7 +58,10 @@ def frame_error(faces: vidkeys.Faces, truth: np.ndarray) -> float:
 def summary(errors: np.ndarray) -> str:
     found = errors[np.isfinite(errors)]
     fail = float(np.mean(~(errors <= FAILURE_THRESHOLD))) if errors.size else float("nan")
-    return f"NME {100 * found.mean():5.2f} %  failures {100 * fail:5.2f} %  (n={errors.size})"
+    return (
+        f"NME {100 * found.mean():5.2f} % (median {100 * np.median(found):5.2f} %)  "
+        f"failures {100 * fail:5.2f} %  (n={errors.size})"
+    )
 
 
 def main() -> None:
