@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from vidkeys.confidence import SUCCESS_THRESHOLD, landmark_confidence
-from vidkeys.config import DetectorConfig, TrackerConfig
+from vidkeys.config import DetectorConfig, PipelineConfig, TrackerConfig
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.detect import FaceSearch
 from vidkeys.errors import VidkeysError
@@ -51,7 +51,7 @@ def evaluate(
     batch_size: int = 256,
     mirror: bool = False,
     passes: int = TrackerConfig.new_face_passes,
-    mirror_test: bool = True,
+    mirror_test: bool = PipelineConfig.mirror_test,
 ) -> dict:
     """Return n, missed, NME mean/median, failure rate and AUC@10% as a dict."""
     if split not in SPLITS:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError
 from vidkeys.mirror import FLIP_INDEX, LABEL_SHIFT, mirror_mean
 
@@ -140,7 +141,7 @@ class KeypointPredictor:
         weights: Path | str | None = None,
         device: str = "auto",
         threads: int | None = None,
-        mirror_test: bool = True,
+        mirror_test: bool = PipelineConfig.mirror_test,
     ) -> None:
         self.weights = Path(weights) if weights else default_weights()
         self.device = resolve_device(device)
@@ -303,7 +304,7 @@ def shared_predictor(
     weights: Path | str | None = None,
     device: str = "auto",
     threads: int | None = None,
-    mirror_test: bool = True,
+    mirror_test: bool = PipelineConfig.mirror_test,
 ) -> KeypointPredictor:
     """One predictor per weights file, device and thread count, reused by this process.
 
