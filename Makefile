@@ -45,11 +45,12 @@ teacher: $(STAMP) $(TEACHER)/mesh.npz
 	$(BIN)/python -m vidkeys.training.teacher --data $(DATA) --mesh $(TEACHER)/mesh.npz \
 		--out $(TEACHER)/blended.csv
 
-# One run (see saved_models/README.md): widths x1.5, mirrored crops with the
-# labels' lean taken out, 300 epochs; then the model's heatmap peak range.
+# One run (see saved_models/README.md): widths x1.5, 112 px crops, mirrored
+# crops with the labels' lean taken out, 300 epochs; then the model's heatmap
+# peak range.
 train: $(STAMP)
 	$(BIN)/vidkeys train --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \
-		--widths 24,48,96,192 --epochs 300 --out saved_models/vidkeys68.pt --resume
+		--widths 24,48,96,192 --crop-size 112 --epochs 300 --out saved_models/vidkeys68.pt --resume
 	$(BIN)/python benchmarks/calibrate_peaks.py --data $(DATA) --model saved_models/vidkeys68.pt --write
 
 eval: $(STAMP)

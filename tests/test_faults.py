@@ -32,6 +32,7 @@ from vidkeys.batch import LOCK
 from vidkeys.batch_manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
 from vidkeys.errors import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PARTIAL
+from vidkeys.predictor import KeypointPredictor
 
 runner = CliRunner()
 
@@ -538,6 +539,24 @@ def test_train_out_is_a_folder_or_unwritable(tiny_dataset: tuple, tmp_path: Path
     _one_error_result(_train(tiny_dataset, tmp_path), "is a folder")
     with read_only(tmp_path / "ro") as ro:
         _one_error_result(_train(tiny_dataset, ro / "w.pt"), "cannot write", "w.pt")
+
+
+def test_train_crop_size_must_fit_the_four_stages(tiny_dataset: tuple, tmp_path: Path) -> None:
+    out = tmp_path / "w.pt"
+    _one_error_result(_train(tiny_dataset, out, "--crop-size", "100"), "multiple of 16", "100")
+    assert not out.exists()
+
+
+def test_train_crop_size_and_widths_shape_the_new_network(
+    tiny_dataset: tuple, tmp_path: Path
+) -> None:
+    out = tmp_path / "w.pt"
+    result = _train(tiny_dataset, out, "--crop-size", "64", "--widths", "8,16,16,32")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    predictor = KeypointPredictor(out, "cpu")
+    assert predictor.crop_size == 64
+    points = predictor(np.zeros((2, 64, 64), np.uint8))[0]
+    assert points.shape == (2, 68, 2)
 
 
 def test_train_resume_from_a_corrupt_checkpoint(tiny_dataset: tuple, tmp_path: Path) -> None:

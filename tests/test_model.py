@@ -135,8 +135,10 @@ def test_shipped_weights_find_the_astronauts_features() -> None:
 
 def test_torch_path_gives_what_onnx_runtime_gives(monkeypatch: pytest.MonkeyPatch) -> None:
     """The PyTorch path (--device cuda, or a CPU where ONNX Runtime fails) matches ONNX's."""
-    crops = np.random.default_rng(0).integers(0, 255, (3, 96, 96), dtype=np.uint8)
-    onnx_points, onnx_conf, onnx_point_conf = KeypointPredictor(device="cpu")(crops)
+    served = KeypointPredictor(device="cpu")
+    size = served.crop_size
+    crops = np.random.default_rng(0).integers(0, 255, (3, size, size), dtype=np.uint8)
+    onnx_points, onnx_conf, onnx_point_conf = served(crops)
 
     def broken(*args: object) -> None:
         raise RuntimeError("no exporter here")

@@ -198,6 +198,15 @@ def train(
             "--widths", help="Channels of the 4 encoder stages, e.g. 24,48,96,192 (new models)."
         ),
     ] = None,
+    crop_size: Annotated[
+        int | None,
+        typer.Option(
+            "--crop-size",
+            min=32,
+            help="Side of the face crop in pixels, a multiple of 16 (new models; the shipped "
+            "one: 112).",
+        ),
+    ] = None,
     quiet: bool = False,
 ) -> None:
     """Train the keypoint CNN; the best epoch on held-out people goes to --out."""
@@ -209,15 +218,22 @@ def train(
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
         shift = {} if flip_shift is None else {"flip_shift": flip_shift}
         model_cfg = None
-        if widths:
+        if widths or crop_size:
             from vidkeys.network import ModelConfig
 
-            try:
-                model_cfg = ModelConfig(widths=tuple(int(w) for w in widths.split(",")))
-            except ValueError:
-                raise VidkeysError(f"--widths takes 4 whole numbers, got {widths!r}") from None
-            if len(model_cfg.widths) != 4:
-                raise VidkeysError(f"--widths takes 4 whole numbers, got {widths!r}")
+            shape: dict[str, Any] = {}
+            if widths:
+                try:
+                    shape["widths"] = tuple(int(w) for w in widths.split(","))
+                except ValueError:
+                    raise VidkeysError(f"--widths takes 4 whole numbers, got {widths!r}") from None
+                if len(shape["widths"]) != 4:
+                    raise VidkeysError(f"--widths takes 4 whole numbers, got {widths!r}")
+            if crop_size:
+                if crop_size % 16:
+                    raise VidkeysError(f"--crop-size must be a multiple of 16, got {crop_size}")
+                shape["crop_size"] = crop_size
+            model_cfg = ModelConfig(**shape)
         summary = run_training(
             csv,
             images,
