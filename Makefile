@@ -9,10 +9,7 @@ DATA   ?= ../shared/data/youtube-faces-68
 # instead of 5 GB for the CUDA build); `make TORCH=torch` for a GPU machine.
 TORCH  ?= torch==2.13.0
 
-TEACHER_VENV := .teacher-venv
-TEACHER      := runs/teacher
-
-.PHONY: demo test wheel-test teacher train eval bench lint clean
+.PHONY: demo test wheel-test train eval bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,19 +28,6 @@ test: $(STAMP)
 # a fresh venv outside the checkout, run from another folder on the sample photo.
 wheel-test: $(STAMP)
 	PYTHON=$(PYTHON) .ci/wheel-test
-
-# The face-mesh teacher (see training/teacher.py): MediaPipe's mesh on every
-# training image, in a venv of its own (its opencv-contrib would clash with
-# vidkeys' headless OpenCV), mapped onto the 68 points and blended into the
-# training labels: $(TEACHER)/blended.csv.
-$(TEACHER)/mesh.npz:
-	$(PYTHON) -m venv $(TEACHER_VENV)
-	$(TEACHER_VENV)/bin/pip install --quiet "mediapipe==0.10.14"
-	$(TEACHER_VENV)/bin/python training/face_mesh.py --data $(DATA) --out $@
-
-teacher: $(STAMP) $(TEACHER)/mesh.npz
-	$(BIN)/python -m vidkeys.training.teacher --data $(DATA) --mesh $(TEACHER)/mesh.npz \
-		--out $(TEACHER)/blended.csv
 
 # One run (see saved_models/README.md): widths x1.5, 112 px crops, mirrored
 # crops with the labels' lean taken out, 300 epochs; then the model's heatmap
@@ -65,4 +49,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) $(TEACHER_VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache

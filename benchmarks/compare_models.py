@@ -14,10 +14,7 @@ interval of its difference to the first, on the same resampled people. A
 difference whose interval excludes 0 is one the held-out people show.
 ``--mean`` adds the mean of all the models' points (an ensemble; each pass
 crops from the previous pass's mean points): what distilling them into one
-network could at best reach. ``--teacher MESH.npz`` adds the face-mesh
-teacher of ``vidkeys.training.teacher`` (mapped onto the 68 points) and the
-mean of the first model's points and the teacher's, the teacher weighted
-``--teacher-weight``: what distilling the teacher into the first model aims at.
+network could at best reach.
 """
 
 from __future__ import annotations
@@ -31,10 +28,9 @@ import numpy as np
 from vidkeys.config import TrackerConfig
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.predictor import KeypointPredictor
-from vidkeys.training.data import Sample, held_out_faces, read_keypoints_csv
+from vidkeys.training.data import held_out_faces
 from vidkeys.training.evaluate import place_points
 from vidkeys.training.metrics import FAILURE_THRESHOLD, nme
-from vidkeys.training.teacher import TEACHER_WEIGHT, load_mesh, teacher_points
 
 RESAMPLES = 2000
 
@@ -57,22 +53,12 @@ def mean_points(
     return points
 
 
-def teacher_for(csv_path: Path, mesh_path: Path, samples: list[Sample]) -> np.ndarray:
-    """The mapped face mesh's points for ``samples`` (NaN where the mesh found no face)."""
-    every = read_keypoints_csv(csv_path)
-    mesh, found = load_mesh(mesh_path, every)
-    placed = dict(zip((s.name for s in every), teacher_points(every, mesh, found)[0], strict=True))
-    return np.stack([placed[s.name] for s in samples])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="weights files; 'shipped' for the shipped one")
     parser.add_argument("--data", type=Path, default=os.environ.get("VIDKEYS_DATA"))
     parser.add_argument("--fast", action="store_true", help="no mirror test")
     parser.add_argument("--mean", action="store_true", help="also the mean of the models' points")
-    parser.add_argument("--teacher", type=Path, help="face-mesh file (training/face_mesh.py)")
-    parser.add_argument("--teacher-weight", type=float, default=TEACHER_WEIGHT)
     args = parser.parse_args()
     if args.data is None:
         raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
@@ -97,13 +83,6 @@ def main() -> None:
     placed = {name: place_points(p, faces, face_boxes)[0] for name, p in predictors.items()}
     if args.mean:
         placed["mean of all"] = mean_points(list(predictors.values()), faces, face_boxes)
-    if args.teacher:
-        teacher = teacher_for(args.data / "training_frames_keypoints.csv", args.teacher, samples)
-        first = placed[args.models[0]]
-        teacher = np.where(np.isnan(teacher), first, teacher)  # no mesh: no second opinion
-        w = args.teacher_weight
-        placed["teacher (mapped mesh)"] = teacher
-        placed[f"{args.models[0]} + teacher ({w:g})"] = (1 - w) * first + w * teacher
     base = None
     for name, points in placed.items():
         errors = nme(points, truth)
