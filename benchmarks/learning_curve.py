@@ -1,13 +1,13 @@
 """Would more labelled faces pay? Held-out NME against the number of people trained on.
 
-    python benchmarks/learning_curve.py [--data DIR] [--fractions 0.125,0.25,0.5]
-        [--out-dir runs/curve] [--epochs N]
+    python benchmarks/learning_curve.py [--data DIR] [--model WEIGHTS.pt]
+        [--fractions 0.125,0.25,0.5] [--out-dir runs/curve] [--epochs N]
 
-Trains the shipped model's recipe (its network, training and augmentation
-settings, read from the shipped weights' metadata) on a share of the
-training people (``TrainConfig.train_fraction``; a smaller share is a subset
+Trains a model's recipe (its network, training and augmentation settings,
+read from its weights' metadata; the shipped model's unless ``--model``) on
+a share of the training people (``TrainConfig.train_fraction``; a smaller share is a subset
 of a larger one), then measures each model as ``vidkeys eval --split val
---boxes haar`` does. The whole training set is the shipped model itself.
+--boxes haar`` does. The whole training set is that model itself.
 A power law ``NME = a + b * (images / 1000) ** -c`` fitted to the points says
 what more faces of this kind would buy: ``a`` is where the recipe levels off.
 Runs resume from their checkpoints in ``--out-dir``; each takes about the
@@ -32,9 +32,9 @@ from vidkeys.training.metrics import FAILURE_THRESHOLD, nme
 from vidkeys.training.train import TrainConfig, train
 
 
-def recipe() -> tuple[ModelConfig, TrainConfig, AugmentConfig]:
-    """The shipped weights' network, training and augmentation settings."""
-    model, meta = load_model()
+def recipe(weights: Path | None = None) -> tuple[ModelConfig, TrainConfig, AugmentConfig]:
+    """A weights file's network, training and augmentation settings (default: shipped)."""
+    model, meta = load_model(weights)
     augment = dict(meta["augment"])
     augment["contrast"] = tuple(augment["contrast"])
     return model.config, TrainConfig(**meta["train_config"]), AugmentConfig(**augment)
@@ -43,6 +43,7 @@ def recipe() -> tuple[ModelConfig, TrainConfig, AugmentConfig]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=os.environ.get("VIDKEYS_DATA"))
+    parser.add_argument("--model", type=Path, default=None, help="default: the shipped weights")
     parser.add_argument("--fractions", default="0.125,0.25,0.5")
     parser.add_argument("--out-dir", type=Path, default=Path("runs/curve"))
     parser.add_argument("--epochs", type=int, default=None, help="default: the shipped run's")
@@ -50,7 +51,7 @@ def main() -> None:
     if args.data is None:
         raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
     csv, images_dir = args.data / "training_frames_keypoints.csv", args.data / "training"
-    model_cfg, train_cfg, aug = recipe()
+    model_cfg, train_cfg, aug = recipe(args.model)
     if args.epochs:
         train_cfg = dataclasses.replace(train_cfg, epochs=args.epochs)
     runs: list[tuple[float, Path | None]] = []
@@ -59,7 +60,7 @@ def main() -> None:
         cfg = dataclasses.replace(train_cfg, train_fraction=fraction)
         train(csv, images_dir, out, cfg, model_cfg, aug, device="cpu", resume=True)
         runs.append((fraction, out))
-    runs.append((1.0, None))
+    runs.append((1.0, args.model))
     samples, images, boxes = held_out_faces(csv, images_dir)
     truth = np.stack([s.points for s in samples])
     print(f"{'people':>7} {'images':>7} {'NME':>7} {'over 10 %':>9}  weights")

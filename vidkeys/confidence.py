@@ -34,7 +34,7 @@ from vidkeys.pose import FACE_3D
 W_PEAK, W_SHAPE, BIAS = -1.663, 0.0791, -3.262
 #: Predicted NME at confidence 0.5 (the held-out people's worst tenth starts here).
 MID_NME = 0.0387
-#: Width of the logistic curve in log-NME: predicted NME 3.4 % (the median) gives 0.8.
+#: Width of the logistic curve in log-NME: the held-out median predicted NME gives 0.8.
 SCALE = 0.1279
 #: Faces below this confidence are written with ``success`` 0.
 SUCCESS_THRESHOLD = 0.5

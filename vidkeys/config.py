@@ -111,11 +111,11 @@ class PipelineConfig:
     idle_every: int = 2
     batch_size: int = _opt(64, "Most crops per CNN call.")
     #: Each crop and its mirror image through the CNN, averaged: on the held-out
-    #: people NME 4.31 -> 4.22 % and failures 1.74 -> 1.45 % (``vidkeys eval
-    #: [--fast]``), for 2.3-2.4 times the CNN time: 15-27 % of a 640x360
-    #: clip's fps. The CLI's ``--fast`` turns it off.
+    #: people NME 4.21 -> 4.10 % (``vidkeys eval [--fast]``), for about twice
+    #: the CNN time: about a quarter of a synthetic 640x360 clip's fps. The CLI's
+    #: ``--fast`` turns it off.
     mirror_test: bool = _opt(
-        True, "Average each face's points with its mirror image's (2.4x CNN time)."
+        True, "Average each face's points with its mirror image's (2x CNN time)."
     )
     device: str = "auto"
     weights: Path | None = None

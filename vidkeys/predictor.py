@@ -132,8 +132,7 @@ class KeypointPredictor:
     threads of the network (None: ONNX Runtime's default, every core).
     ``mirror_test``: run each crop and its mirror image in one batch and
     average the two (:func:`vidkeys.mirror.mirror_mean`): on the held-out
-    people NME 4.31 -> 4.22 % and failures 1.74 -> 1.45 %, for 2.3-2.4 times
-    the CNN time.
+    people NME 4.21 -> 4.10 %, for about twice the CNN time.
     """
 
     def __init__(
