@@ -131,8 +131,8 @@ class KeypointPredictor:
     default), or an ``.onnx`` alone (CPU only). ``threads`` caps the CPU
     threads of the network (None: ONNX Runtime's default, every core).
     ``mirror_test``: run each crop and its mirror image in one batch and
-    average the two (:func:`vidkeys.mirror.mirror_mean`): on the held-out
-    people NME 4.21 -> 4.10 %, for about twice the CNN time.
+    average the two (:func:`vidkeys.mirror.mirror_mean`); what it buys and
+    costs is measured at :attr:`vidkeys.config.PipelineConfig.mirror_test`.
     """
 
     def __init__(
