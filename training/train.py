@@ -70,6 +70,19 @@ def wing_loss(pred: torch.Tensor, target: torch.Tensor, w: float, eps: float) ->
     return torch.where(err < w, w * torch.log1p(err / eps), err - c).mean()
 
 
+def warmup_cosine(
+    opt: torch.optim.Optimizer, total: int, warm: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Per-step learning rate: linear warm-up over ``warm`` steps, then cosine to 0 at ``total``."""
+
+    def lr_at(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+
+
 def _boxes_for(samples, detected) -> list[np.ndarray]:
     """Haar's box where it found the face, else the Haar-like box from the points."""
     return [
@@ -175,15 +188,7 @@ def train(
     size = model.config.crop_size
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, len(train_idx) // cfg.batch_size)
-    total = cfg.epochs * steps_per_epoch
-    warm = cfg.warmup_epochs * steps_per_epoch
-
-    def lr_at(step: int) -> float:
-        if step < warm:
-            return (step + 1) / warm
-        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    sched = warmup_cosine(opt, cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch)
     start_epoch, best, history = 0, float("inf"), []
     if resume and ckpt_path.is_file():
         try:

@@ -1,0 +1,371 @@
+"""Would a bigger teacher pay, distilled into the shipped-size network? A GPU experiment.
+
+    python benchmarks/distill_gpu.py pack --data DIR --out gpudata      # here
+    python benchmarks/distill_gpu.py run --data gpudata --out OUT \\
+        [--budget 420] [--epochs 300] [--teacher-widths 64,128,256,512]   # on a GPU
+    python -m vidkeys.network OUT/*.pt                                 # here: graphs
+    python benchmarks/compare_models.py shipped OUT/teacher.pt OUT/student_a1.pt ...
+
+``pack`` makes a copy of a data set small enough to carry to a lent GPU
+machine (about 42 MB for youtube-faces-68): each JPEG's grey channel alone,
+losslessly (``jpegtran -grayscale``, from libjpeg-turbo; training reads grey
+images, and the pixels decode identically), the CSV, and the Haar boxes
+(``haar_boxes.npy``), so the GPU machine runs no detector.
+
+``run`` trains a teacher (a wider network, 1/4-resolution heatmaps) on the
+labels, then students of the shipped architecture on the same augmented
+crops (the training crop rule, :func:`vidkeys.training.augment.training_crop`)
+with the teacher's points on each crop (its mirror test) as targets, blended
+with the labels by each ``--alphas`` weight (1: the teacher alone). This is
+"function matching" distillation: the teacher answers for every crop a
+student sees, rotated, shifted and mirrored. Both phases keep the shipped
+recipe (AdamW 2e-3, batch 32, wing loss, warm-up and cosine, best epoch by
+held-out NME); if ``--epochs`` of both do not fit ``--budget`` seconds, both
+are cut by the same factor, measured on 30 timed steps before training.
+Weights come back without their ONNX graphs (the teacher's in float16, to
+stay under the device tool's 16 MB per file).
+
+It runs from a source checkout with no install: a GPU machine's own Python
+may lack PyAV, which installing vidkeys needs, and training needs none of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if "vidkeys.training" not in sys.modules:  # a checkout: training/ is vidkeys.training
+    sys.path.insert(0, str(ROOT))
+    import training
+
+    sys.modules["vidkeys.training"] = training
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from vidkeys.crop import box_from_points, cut_faces, to_frame  # noqa: E402
+from vidkeys.mirror import FLIP_INDEX  # noqa: E402
+from vidkeys.network import KeypointNet, ModelConfig  # noqa: E402
+from vidkeys.training.augment import AugmentConfig, training_crop  # noqa: E402
+from vidkeys.training.data import (  # noqa: E402
+    cached_haar_boxes,
+    dataset_checksum,
+    load_images,
+    read_keypoints_csv,
+    split_people,
+)
+from vidkeys.training.metrics import nme  # noqa: E402
+from vidkeys.training.train import TrainConfig, warmup_cosine, wing_loss  # noqa: E402
+
+CSV = "training_frames_keypoints.csv"
+T0 = time.time()
+
+
+def pack(data: Path, out: Path) -> None:
+    """Grey-only JPEGs, the CSV and the Haar boxes of ``data``, in ``out``."""
+    if shutil.which("jpegtran") is None:
+        raise SystemExit("error: pack needs jpegtran (Debian: libjpeg-turbo-progs)")
+    samples = read_keypoints_csv(data / CSV)
+    (out / "training").mkdir(parents=True, exist_ok=True)
+    for s in samples:
+        with open(out / "training" / s.name, "wb") as f:
+            cmd = ["jpegtran", "-grayscale", "-copy", "none", "-optimize"]
+            subprocess.run([*cmd, str(data / "training" / s.name)], stdout=f, check=True)
+    shutil.copy(data / CSV, out / CSV)
+    images = load_images(samples, data / "training")
+    boxes = cached_haar_boxes(data / CSV, images, samples)
+    np.save(out / "haar_boxes.npy", [b if b is not None else np.full(4, np.nan) for b in boxes])
+    print(f"{len(samples)} images, CSV and Haar boxes in {out}")
+
+
+class Crops(torch.utils.data.Dataset):
+    """Training crops keyed by ``(epoch, image)``: the same key gives the same crop."""
+
+    def __init__(self, images, points, boxes, aug: AugmentConfig, size: int) -> None:
+        self.images, self.points, self.boxes, self.aug, self.size = images, points, boxes, aug, size
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, key: tuple[int, int]):
+        epoch, i = key
+        rng = np.random.default_rng([0, epoch, i])
+        c, p, y = training_crop(
+            self.images[i], self.points[i], self.boxes[i], rng, self.aug, self.size
+        )
+        return torch.from_numpy(np.ascontiguousarray(c)), torch.from_numpy(p), torch.tensor(y)
+
+
+def epoch_batches(indices: list[int], epochs: int, batch: int, seed: int):
+    """Batches of ``(epoch, image)`` keys, each epoch in a new order, whole batches only."""
+
+    class Batches:
+        def __len__(self) -> int:
+            return epochs * (len(indices) // batch)
+
+        def __iter__(self):
+            for e in range(epochs):
+                order = np.random.default_rng([seed, e]).permutation(indices)
+                for s in range(0, len(order) - batch + 1, batch):
+                    yield [(seed * 100_000 + e, int(i)) for i in order[s : s + batch]]
+
+    return Batches()
+
+
+def _quiet_worker(_: int) -> None:
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def loader(ds: Crops, indices, epochs: int, batch: int, seed: int, workers: int):
+    return torch.utils.data.DataLoader(
+        ds,
+        batch_sampler=epoch_batches(indices, epochs, batch, seed),
+        num_workers=workers,
+        pin_memory=True,
+        prefetch_factor=8 if workers else None,
+        worker_init_fn=_quiet_worker,
+    )
+
+
+def mirror_mean_t(direct: torch.Tensor, mirrored: torch.Tensor, width: int, shift: float):
+    """:func:`vidkeys.mirror.mirror_mean` on tensors (the teacher's mirror test on the GPU)."""
+    back = mirrored.clone()
+    back[..., 0] = width - 1 - back[..., 0]
+    back = back[:, torch.as_tensor(FLIP_INDEX, device=back.device)]
+    axis = direct[:, 45] - direct[:, 36]
+    dist = axis.norm(dim=-1, keepdim=True)
+    back = back + shift * axis[:, None, :] * (dist / dist.clamp_min(1e-9))[:, None, :]
+    return (direct + back) / 2
+
+
+class Trainee:
+    """One network in training: optimiser, schedule, history and its best weights so far."""
+
+    def __init__(self, name, cfg: ModelConfig, train: TrainConfig, spe: int, dev, alpha=0.0):
+        torch.manual_seed(train.seed)
+        self.name, self.alpha, self.train = name, alpha, train
+        self.model = KeypointNet(cfg).to(dev, memory_format=torch.channels_last)
+        self.opt = torch.optim.AdamW(
+            self.model.parameters(), lr=train.lr, weight_decay=train.weight_decay
+        )
+        self.sched = warmup_cosine(self.opt, train.epochs * spe, train.warmup_epochs * spe)
+        self.best, self.best_state, self.best_epoch = float("inf"), None, 0
+        self.history: list[dict] = []
+        self.losses: list[torch.Tensor] = []
+
+    def step(self, x, pts, label, target=None) -> None:
+        pred, logit = self.model(x)
+        pos = label > 0.5
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, label)
+        w, eps = self.train.wing_w, self.train.wing_eps
+        if target is not None and self.alpha > 0:
+            loss = loss + self.alpha * wing_loss(pred[pos], target[pos], w, eps)
+        if target is None or self.alpha < 1:
+            loss = loss + (1 - self.alpha) * wing_loss(pred[pos], pts[pos], w, eps)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.sched.step()
+        self.losses.append(loss.detach())
+
+    @torch.no_grad()
+    def validate(self, epoch: int, crops, mats, truth) -> dict:
+        """The training loop's measure: held-out people, Haar boxes, one pass, no mirror test."""
+        self.model.eval()
+        pts = self.model(crops)[0].double().cpu().numpy()
+        self.model.train()
+        record = {
+            "model": self.name,
+            "epoch": epoch,
+            "loss": float(torch.stack(self.losses).mean()),
+            "val_nme": float(nme(to_frame(pts, mats), truth).mean()),
+        }
+        self.losses = []
+        self.history.append(record)
+        if record["val_nme"] < self.best:
+            self.best, self.best_epoch = record["val_nme"], epoch
+            self.best_state = {k: t.detach().clone() for k, t in self.model.state_dict().items()}
+        return record
+
+    def save(self, path: Path, meta: dict, half: bool = False) -> None:
+        """The best epoch in the layout of :func:`vidkeys.network.save_model`, no graph."""
+        cfg = dataclasses.asdict(self.model.config)
+        cfg["widths"] = list(cfg["widths"])
+        state = {
+            k: (v.half() if half and v.is_floating_point() else v).cpu()
+            for k, v in self.best_state.items()
+        }
+        meta = {**meta, "epoch": self.best_epoch, "val_nme": self.best, "history": self.history}
+        tmp = path.with_name(path.name + ".part")
+        torch.save({"config": cfg, "state_dict": state, "meta": meta}, tmp)
+        os.replace(tmp, path)
+
+
+def run(args: argparse.Namespace) -> None:
+    cv2.setNumThreads(1)  # an OpenCV thread pool in this process hangs forked workers
+    dev = torch.device(args.device)
+    torch.backends.cudnn.benchmark = True
+    args.out.mkdir(parents=True, exist_ok=True)
+    log_path = args.out / "log.jsonl"
+
+    def log(**fields) -> None:
+        line = json.dumps({**fields, "t": round(time.time() - T0, 1)})
+        print(line, flush=True)
+        with open(log_path, "a") as f:
+            f.write(line + "\n")
+
+    samples = read_keypoints_csv(args.data / CSV)
+    found = np.load(args.data / "haar_boxes.npy")
+    with ThreadPoolExecutor(16) as pool:
+        images = list(
+            pool.map(
+                lambda s: cv2.imread(str(args.data / "training" / s.name), cv2.IMREAD_GRAYSCALE),
+                samples,
+            )
+        )
+    boxes = [
+        box_from_points(s.points) if np.isnan(b[0]) else b
+        for b, s in zip(found, samples, strict=True)
+    ]
+    points = [s.points for s in samples]
+    train_idx, val_idx = split_people(samples)
+    log(event="data", train=len(train_idx), val=len(val_idx), device=str(dev))
+
+    aug = AugmentConfig()
+    size = 112
+    student_cfg = ModelConfig(crop_size=size, widths=(24, 48, 96, 192), flip_shift=aug.flip_shift)
+    teacher_cfg = ModelConfig(
+        crop_size=size,
+        widths=tuple(int(w) for w in args.teacher_widths.split(",")),
+        decoder=args.teacher_decoder,
+        up_levels=args.teacher_up,
+        flip_shift=aug.flip_shift,
+    )
+    vc, mats = cut_faces([images[i] for i in val_idx], [boxes[i] for i in val_idx], size)
+    val_crops = torch.from_numpy(vc).float().unsqueeze(1).to(dev)
+    val = (val_crops.contiguous(memory_format=torch.channels_last), mats)
+    truth = np.stack([points[i] for i in val_idx])
+    ds = Crops(images, points, boxes, aug, size)
+    recipe = TrainConfig(epochs=args.epochs)
+    spe = len(train_idx) // recipe.batch_size
+    alphas = [float(a) for a in args.alphas.split(",")]
+
+    def to_dev(x, pts, label):
+        x = x.to(dev, non_blocking=True).float().unsqueeze(1)
+        x = x.contiguous(memory_format=torch.channels_last)
+        return x, pts.to(dev, non_blocking=True), label.to(dev, non_blocking=True).float()
+
+    @torch.no_grad()
+    def teacher_points(teacher: KeypointNet, x: torch.Tensor) -> torch.Tensor:
+        out = teacher(torch.cat([x, torch.flip(x, dims=[3])]))[0]
+        return mirror_mean_t(out[: len(x)], out[len(x) :], size, aug.flip_shift)
+
+    def seconds_per_step(phase: int, steps: int = 40, skip: int = 10) -> float:
+        short = dataclasses.replace(recipe, epochs=10)
+        teacher = Trainee("timing", teacher_cfg, short, spe, dev)
+        students = [Trainee("timing", student_cfg, short, spe, dev, a) for a in alphas]
+        batches = iter(loader(ds, train_idx, 10, recipe.batch_size, 99, args.workers))
+        for k in range(steps):
+            if k == skip:
+                torch.cuda.synchronize() if dev.type == "cuda" else None
+                start = time.time()
+            x, pts, label = to_dev(*next(batches))
+            if phase == 1:
+                teacher.step(x, pts, label)
+            else:
+                target = teacher_points(teacher.model.eval(), x)
+                for s in students:
+                    s.step(x, pts, label, target)
+        torch.cuda.synchronize() if dev.type == "cuda" else None
+        return (time.time() - start) / (steps - skip)
+
+    step1, step2 = seconds_per_step(1), seconds_per_step(2)
+    left = args.budget - (time.time() - T0) - 25
+    share = min(1.0, left / (spe * (step1 * args.teacher_epochs + step2 * args.epochs)))
+    e1, e2 = max(3, int(args.teacher_epochs * share)), max(3, int(args.epochs * share))
+    log(event="plan", step_teacher=step1, step_students=step2, teacher_epochs=e1, epochs=e2)
+    meta = {
+        "data_csv": str(args.data / CSV),
+        "data_sha256": dataset_checksum(args.data / CSV),
+        "train_images": len(train_idx),
+        "val_images": len(val_idx),
+        "augment": dataclasses.asdict(aug),
+        "init": None,
+    }
+
+    teacher_recipe = dataclasses.replace(recipe, epochs=e1)
+    teacher = Trainee("teacher", teacher_cfg, teacher_recipe, spe, dev)
+    for n, batch in enumerate(loader(ds, train_idx, e1, recipe.batch_size, 0, args.workers), 1):
+        teacher.step(*to_dev(*batch))
+        if n % spe == 0:
+            record = teacher.validate(n // spe, *val, truth)
+            if record["epoch"] % 10 == 0 or record["epoch"] == e1:
+                log(**record)
+    teacher.save(
+        args.out / "teacher.pt", {**meta, "train_config": dataclasses.asdict(teacher_recipe)}, True
+    )
+    log(event="teacher done", best=teacher.best, epoch=teacher.best_epoch)
+    teacher.model.load_state_dict(teacher.best_state)
+    teacher.model.eval()
+
+    student_recipe = dataclasses.replace(recipe, epochs=e2)
+    students = [
+        Trainee(f"student_a{a:g}", student_cfg, student_recipe, spe, dev, a) for a in alphas
+    ]
+    for n, batch in enumerate(loader(ds, train_idx, e2, recipe.batch_size, 1, args.workers), 1):
+        x, pts, label = to_dev(*batch)
+        target = teacher_points(teacher.model, x)
+        for s in students:
+            s.step(x, pts, label, target)
+        if n % spe == 0:
+            for s in students:
+                record = s.validate(n // spe, *val, truth)
+                if record["epoch"] % 10 == 0 or record["epoch"] == e2:
+                    log(**record)
+    for s in students:
+        distill = {"alpha": s.alpha, "teacher": dataclasses.asdict(teacher_cfg)}
+        train_config = {**dataclasses.asdict(student_recipe), "distill": distill}
+        s.save(args.out / f"{s.name}.pt", {**meta, "train_config": train_config})
+        log(event=f"{s.name} done", best=s.best, epoch=s.best_epoch)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("pack", help="a small copy of a data set to carry to a GPU machine")
+    p.add_argument("--data", type=Path, default=os.environ.get("VIDKEYS_DATA"), required=False)
+    p.add_argument("--out", type=Path, required=True)
+    r = sub.add_parser("run", help="train the teacher, then the students (on a GPU)")
+    r.add_argument("--data", type=Path, required=True, help="a folder made by pack")
+    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--budget", type=float, default=420.0, help="seconds for everything")
+    r.add_argument("--epochs", type=int, default=300, help="the students' epochs")
+    r.add_argument("--teacher-epochs", type=int, default=300)
+    r.add_argument("--teacher-widths", default="64,128,256,512")
+    r.add_argument("--teacher-decoder", type=int, default=128)
+    r.add_argument("--teacher-up", type=int, default=2, help="2: heatmaps at 1/4 of the crop")
+    r.add_argument("--alphas", default="1.0,0.5", help="weights of the teacher's points")
+    r.add_argument("--workers", type=int, default=12, help="processes cutting crops")
+    r.add_argument("--device", default="cuda")
+    args = parser.parse_args()
+    if args.command == "pack":
+        if args.data is None:
+            raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
+        pack(args.data, args.out)
+    else:
+        run(args)
+
+
+if __name__ == "__main__":
+    main()
