@@ -271,6 +271,11 @@ def run(args: argparse.Namespace) -> None:
         out = teacher(torch.cat([x, torch.flip(x, dims=[3])]))[0]
         return mirror_mean_t(out[: len(x)], out[len(x) :], size, aug.flip_shift)
 
+    def sync() -> None:
+        """Wait for the GPU's queued work, so that host clocks time it."""
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
     def seconds_per_step(phase: int, steps: int = 40, skip: int = 10) -> float:
         short = dataclasses.replace(recipe, epochs=10)
         teacher = Trainee("timing", teacher_cfg, short, spe, dev)
@@ -278,7 +283,7 @@ def run(args: argparse.Namespace) -> None:
         batches = iter(loader(ds, train_idx, 10, recipe.batch_size, 99, args.workers))
         for k in range(steps):
             if k == skip:
-                torch.cuda.synchronize() if dev.type == "cuda" else None
+                sync()
                 start = time.time()
             x, pts, label = to_dev(*next(batches))
             if phase == 1:
@@ -287,7 +292,7 @@ def run(args: argparse.Namespace) -> None:
                 target = teacher_points(teacher.model.eval(), x)
                 for s in students:
                     s.step(x, pts, label, target)
-        torch.cuda.synchronize() if dev.type == "cuda" else None
+        sync()
         return (time.time() - start) / (steps - skip)
 
     step1, step2 = seconds_per_step(1), seconds_per_step(2)
@@ -344,7 +349,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pack", help="a small copy of a data set to carry to a GPU machine")
-    p.add_argument("--data", type=Path, default=os.environ.get("VIDKEYS_DATA"), required=False)
+    p.add_argument("--data", type=Path, default=os.environ.get("VIDKEYS_DATA"))
     p.add_argument("--out", type=Path, required=True)
     r = sub.add_parser("run", help="train the teacher, then the students (on a GPU)")
     r.add_argument("--data", type=Path, required=True, help="a folder made by pack")
