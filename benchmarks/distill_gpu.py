@@ -22,6 +22,9 @@ student sees, rotated, shifted and mirrored. Both phases keep the shipped
 recipe (AdamW 2e-3, batch 32, wing loss, warm-up and cosine, best epoch by
 held-out NME); if ``--epochs`` of both do not fit ``--budget`` seconds, both
 are cut by the same factor, measured on 30 timed steps before training.
+``--epochs 0`` trains the teacher alone; ``--teacher OUT/teacher.pt`` skips
+it and trains students on an earlier run's teacher, so a long run can span
+two device calls.
 Weights come back without their ONNX graphs (the teacher's in float16, to
 stay under the device tool's 16 MB per file).
 
@@ -55,7 +58,7 @@ import torch  # noqa: E402
 
 from vidkeys.crop import box_from_points, cut_faces, to_frame  # noqa: E402
 from vidkeys.mirror import FLIP_INDEX  # noqa: E402
-from vidkeys.network import KeypointNet, ModelConfig  # noqa: E402
+from vidkeys.network import KeypointNet, ModelConfig, load_model  # noqa: E402
 from vidkeys.training.augment import AugmentConfig, training_crop  # noqa: E402
 from vidkeys.training.data import (  # noqa: E402
     cached_haar_boxes,
@@ -245,12 +248,17 @@ def run(args: argparse.Namespace) -> None:
     aug = AugmentConfig()
     size = 112
     student_cfg = ModelConfig(crop_size=size, widths=(24, 48, 96, 192), flip_shift=aug.flip_shift)
-    teacher_cfg = ModelConfig(
-        crop_size=size,
-        widths=tuple(int(w) for w in args.teacher_widths.split(",")),
-        decoder=args.teacher_decoder,
-        up_levels=args.teacher_up,
-        flip_shift=aug.flip_shift,
+    loaded = load_model(args.teacher)[0] if args.teacher else None
+    teacher_cfg = (
+        loaded.config
+        if loaded
+        else ModelConfig(
+            crop_size=size,
+            widths=tuple(int(w) for w in args.teacher_widths.split(",")),
+            decoder=args.teacher_decoder,
+            up_levels=args.teacher_up,
+            flip_shift=aug.flip_shift,
+        )
     )
     vc, mats = cut_faces([images[i] for i in val_idx], [boxes[i] for i in val_idx], size)
     val_crops = torch.from_numpy(vc).float().unsqueeze(1).to(dev)
@@ -295,10 +303,14 @@ def run(args: argparse.Namespace) -> None:
         sync()
         return (time.time() - start) / (steps - skip)
 
-    step1, step2 = seconds_per_step(1), seconds_per_step(2)
+    teacher_epochs = 0 if loaded else args.teacher_epochs
+    step1 = seconds_per_step(1) if teacher_epochs else 0.0
+    step2 = seconds_per_step(2) if args.epochs else 0.0
     left = args.budget - (time.time() - T0) - 25
-    share = min(1.0, left / (spe * (step1 * args.teacher_epochs + step2 * args.epochs)))
-    e1, e2 = max(3, int(args.teacher_epochs * share)), max(3, int(args.epochs * share))
+    want = spe * (step1 * teacher_epochs + step2 * args.epochs)
+    share = min(1.0, left / want) if want else 1.0
+    e1 = max(3, int(teacher_epochs * share)) if teacher_epochs else 0
+    e2 = max(3, int(args.epochs * share)) if args.epochs else 0
     log(event="plan", step_teacher=step1, step_students=step2, teacher_epochs=e1, epochs=e2)
     meta = {
         "data_csv": str(args.data / CSV),
@@ -309,40 +321,53 @@ def run(args: argparse.Namespace) -> None:
         "init": None,
     }
 
-    teacher_recipe = dataclasses.replace(recipe, epochs=e1)
-    teacher = Trainee("teacher", teacher_cfg, teacher_recipe, spe, dev)
-    for n, batch in enumerate(loader(ds, train_idx, e1, recipe.batch_size, 0, args.workers), 1):
-        teacher.step(*to_dev(*batch))
-        if n % spe == 0:
-            record = teacher.validate(n // spe, *val, truth)
-            if record["epoch"] % 10 == 0 or record["epoch"] == e1:
-                log(**record)
-    teacher.save(
-        args.out / "teacher.pt", {**meta, "train_config": dataclasses.asdict(teacher_recipe)}, True
-    )
-    log(event="teacher done", best=teacher.best, epoch=teacher.best_epoch)
-    teacher.model.load_state_dict(teacher.best_state)
-    teacher.model.eval()
-
-    student_recipe = dataclasses.replace(recipe, epochs=e2)
-    students = [
-        Trainee(f"student_a{a:g}", student_cfg, student_recipe, spe, dev, a) for a in alphas
-    ]
-    for n, batch in enumerate(loader(ds, train_idx, e2, recipe.batch_size, 1, args.workers), 1):
-        x, pts, label = to_dev(*batch)
-        target = teacher_points(teacher.model, x)
-        for s in students:
-            s.step(x, pts, label, target)
-        if n % spe == 0:
-            for s in students:
-                record = s.validate(n // spe, *val, truth)
-                if record["epoch"] % 10 == 0 or record["epoch"] == e2:
+    def train_teacher(e1: int) -> KeypointNet:
+        """Phase 1: the teacher on the labels; its best epoch, saved in float16."""
+        teacher_recipe = dataclasses.replace(recipe, epochs=e1)
+        teacher = Trainee("teacher", teacher_cfg, teacher_recipe, spe, dev)
+        for n, batch in enumerate(loader(ds, train_idx, e1, recipe.batch_size, 0, args.workers), 1):
+            teacher.step(*to_dev(*batch))
+            if n % spe == 0:
+                record = teacher.validate(n // spe, *val, truth)
+                if record["epoch"] % 10 == 0 or record["epoch"] == e1:
                     log(**record)
-    for s in students:
-        distill = {"alpha": s.alpha, "teacher": dataclasses.asdict(teacher_cfg)}
-        train_config = {**dataclasses.asdict(student_recipe), "distill": distill}
-        s.save(args.out / f"{s.name}.pt", {**meta, "train_config": train_config})
-        log(event=f"{s.name} done", best=s.best, epoch=s.best_epoch)
+        teacher.save(
+            args.out / "teacher.pt",
+            {**meta, "train_config": dataclasses.asdict(teacher_recipe)},
+            True,
+        )
+        log(event="teacher done", best=teacher.best, epoch=teacher.best_epoch)
+        teacher.model.load_state_dict(teacher.best_state)
+        return teacher.model.eval()
+
+    def train_students(teacher: KeypointNet, e2: int) -> None:
+        """Phase 2: each student on the teacher's points for the crops it sees."""
+        student_recipe = dataclasses.replace(recipe, epochs=e2)
+        students = [
+            Trainee(f"student_a{a:g}", student_cfg, student_recipe, spe, dev, a) for a in alphas
+        ]
+        for n, batch in enumerate(loader(ds, train_idx, e2, recipe.batch_size, 1, args.workers), 1):
+            x, pts, label = to_dev(*batch)
+            target = teacher_points(teacher, x)
+            for s in students:
+                s.step(x, pts, label, target)
+            if n % spe == 0:
+                for s in students:
+                    record = s.validate(n // spe, *val, truth)
+                    if record["epoch"] % 10 == 0 or record["epoch"] == e2:
+                        log(**record)
+        for s in students:
+            distill = {"alpha": s.alpha, "teacher": dataclasses.asdict(teacher_cfg)}
+            train_config = {**dataclasses.asdict(student_recipe), "distill": distill}
+            s.save(args.out / f"{s.name}.pt", {**meta, "train_config": train_config})
+            log(event=f"{s.name} done", best=s.best, epoch=s.best_epoch)
+
+    if loaded:
+        teacher_model = loaded.to(dev, memory_format=torch.channels_last).eval()
+    else:
+        teacher_model = train_teacher(e1)
+    if e2:
+        train_students(teacher_model, e2)
 
 
 def main() -> None:
@@ -355,8 +380,9 @@ def main() -> None:
     r.add_argument("--data", type=Path, required=True, help="a folder made by pack")
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--budget", type=float, default=420.0, help="seconds for everything")
-    r.add_argument("--epochs", type=int, default=300, help="the students' epochs")
+    r.add_argument("--epochs", type=int, default=300, help="the students' (0: teacher only)")
     r.add_argument("--teacher-epochs", type=int, default=300)
+    r.add_argument("--teacher", type=Path, help="a teacher.pt of an earlier run: students only")
     r.add_argument("--teacher-widths", default="64,128,256,512")
     r.add_argument("--teacher-decoder", type=int, default=128)
     r.add_argument("--teacher-up", type=int, default=2, help="2: heatmaps at 1/4 of the crop")
