@@ -56,11 +56,12 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from vidkeys.crop import box_from_points, cut_faces, to_frame  # noqa: E402
+from vidkeys.crop import cut_faces, to_frame  # noqa: E402
 from vidkeys.mirror import FLIP_INDEX  # noqa: E402
 from vidkeys.network import KeypointNet, ModelConfig, load_model  # noqa: E402
 from vidkeys.training.augment import AugmentConfig, training_crop  # noqa: E402
 from vidkeys.training.data import (  # noqa: E402
+    boxes_or_points,
     cached_haar_boxes,
     dataset_checksum,
     load_images,
@@ -68,7 +69,7 @@ from vidkeys.training.data import (  # noqa: E402
     split_people,
 )
 from vidkeys.training.metrics import nme  # noqa: E402
-from vidkeys.training.train import TrainConfig, warmup_cosine, wing_loss  # noqa: E402
+from vidkeys.training.train import TrainConfig, keypoint_loss, warmup_cosine  # noqa: E402
 
 CSV = "training_frames_keypoints.csv"
 T0 = time.time()
@@ -169,13 +170,9 @@ class Trainee:
 
     def step(self, x, pts, label, target=None) -> None:
         pred, logit = self.model(x)
-        pos = label > 0.5
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, label)
-        w, eps = self.train.wing_w, self.train.wing_eps
-        if target is not None and self.alpha > 0:
-            loss = loss + self.alpha * wing_loss(pred[pos], target[pos], w, eps)
-        if target is None or self.alpha < 1:
-            loss = loss + (1 - self.alpha) * wing_loss(pred[pos], pts[pos], w, eps)
+        # alpha 0 (the teacher itself) learns the labels alone: target stays unused.
+        targets = [(self.alpha, target), (1 - self.alpha, pts)]
+        loss = keypoint_loss(pred, logit, label, targets, self.train)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -237,10 +234,7 @@ def run(args: argparse.Namespace) -> None:
                 samples,
             )
         )
-    boxes = [
-        box_from_points(s.points) if np.isnan(b[0]) else b
-        for b, s in zip(found, samples, strict=True)
-    ]
+    boxes = boxes_or_points(samples, [None if np.isnan(b[0]) else b for b in found])
     points = [s.points for s in samples]
     train_idx, val_idx = split_people(samples)
     log(event="data", train=len(train_idx), val=len(val_idx), device=str(dev))

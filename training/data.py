@@ -211,6 +211,17 @@ def cached_haar_boxes(
     return boxes
 
 
+def boxes_or_points(
+    samples: Sequence[Sample], detected: Sequence[np.ndarray | None]
+) -> list[np.ndarray]:
+    """Haar's box where it found the face, else the Haar-like box from the points:
+    the boxes training crops from and teachers place points in."""
+    return [
+        b if b is not None else box_from_points(s.points)
+        for s, b in zip(samples, detected, strict=True)
+    ]
+
+
 def held_out_faces(
     csv_path: Path | str, images_dir: Path | str
 ) -> tuple[list[Sample], list[np.ndarray], list[np.ndarray]]:

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vidkeys.crop import box_from_points
 from vidkeys.predictor import KeypointPredictor
 from vidkeys.training.data import (
     Sample,
+    boxes_or_points,
     cached_haar_boxes,
     load_images,
     read_keypoints_csv,
@@ -57,10 +57,7 @@ def teacher_labels(
     samples = read_keypoints_csv(csv_path)
     images = load_images(samples, images_dir)
     found = cached_haar_boxes(csv_path, images, samples)
-    boxes = [
-        b if b is not None else box_from_points(s.points)
-        for b, s in zip(found, samples, strict=True)
-    ]
+    boxes = boxes_or_points(samples, found)
     predictor = KeypointPredictor(teacher, "cpu")
     points = np.concatenate(
         [

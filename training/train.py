@@ -26,11 +26,12 @@ except ModuleNotFoundError as exc:  # the base install: ONNX Runtime only
 import numpy as np
 from tqdm import tqdm
 
-from vidkeys.crop import box_from_points, cut_faces, to_frame
+from vidkeys.crop import cut_faces, to_frame
 from vidkeys.network import KeypointNet, ModelConfig, load_model, save_model
 from vidkeys.predictor import resolve_device
 from vidkeys.training.augment import AugmentConfig, training_crop
 from vidkeys.training.data import (
+    boxes_or_points,
     cached_haar_boxes,
     dataset_checksum,
     load_images,
@@ -70,6 +71,28 @@ def wing_loss(pred: torch.Tensor, target: torch.Tensor, w: float, eps: float) ->
     return torch.where(err < w, w * torch.log1p(err / eps), err - c).mean()
 
 
+def keypoint_loss(
+    pred: torch.Tensor,
+    logit: torch.Tensor,
+    label: torch.Tensor,
+    targets: list[tuple[float, torch.Tensor]],
+    cfg: TrainConfig,
+) -> torch.Tensor:
+    """The training objective: cross-entropy on the face score, plus the wing loss of
+    the points of the crops that hold a face against each ``(weight, points)`` target.
+
+    One target is the labels; distillation adds a teacher's points for the same
+    crops (``benchmarks/distill_gpu.py``).
+    """
+    loss = cfg.face_loss_weight * torch.nn.functional.binary_cross_entropy_with_logits(logit, label)
+    pos = label > 0.5
+    if pos.any():  # a batch of negatives only has no points to place
+        for weight, points in targets:
+            if weight:
+                loss = loss + weight * wing_loss(pred[pos], points[pos], cfg.wing_w, cfg.wing_eps)
+    return loss
+
+
 def warmup_cosine(
     opt: torch.optim.Optimizer, total: int, warm: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
@@ -81,14 +104,6 @@ def warmup_cosine(
         return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
     return torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
-
-
-def _boxes_for(samples, detected) -> list[np.ndarray]:
-    """Haar's box where it found the face, else the Haar-like box from the points."""
-    return [
-        b if b is not None else box_from_points(s.points)
-        for s, b in zip(samples, detected, strict=True)
-    ]
 
 
 def _batches(indices, images, samples, boxes, rng, aug, size, batch_size):
@@ -163,7 +178,7 @@ def train(
     samples = read_keypoints_csv(csv_path)
     images = load_images(samples, images_dir)
     detected = cached_haar_boxes(csv_path, images, samples)
-    boxes = _boxes_for(samples, detected)
+    boxes = boxes_or_points(samples, detected)
     train_idx, val_idx = split_people(samples)
     if cfg.train_fraction < 1:
         train_idx = some_people(samples, train_idx, cfg.train_fraction)
@@ -236,11 +251,7 @@ def train(
             x = x.to(dev, memory_format=torch.channels_last)
             pts, label = pts.to(dev), label.to(dev)
             pred, logit = model(x)
-            pos = label > 0.5
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logit, label)
-            loss = cfg.face_loss_weight * loss
-            if pos.any():
-                loss = loss + wing_loss(pred[pos], pts[pos], cfg.wing_w, cfg.wing_eps)
+            loss = keypoint_loss(pred, logit, label, [(1.0, pts)], cfg)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
