@@ -259,7 +259,7 @@ def run(args: argparse.Namespace) -> None:
     val = (val_crops.contiguous(memory_format=torch.channels_last), mats)
     truth = np.stack([points[i] for i in val_idx])
     ds = Crops(images, points, boxes, aug, size)
-    recipe = TrainConfig(epochs=args.epochs)
+    recipe = TrainConfig(epochs=args.epochs, seed=args.seed)
     spe = len(train_idx) // recipe.batch_size
     alphas = [float(a) for a in args.alphas.split(",")]
 
@@ -340,7 +340,8 @@ def run(args: argparse.Namespace) -> None:
         students = [
             Trainee(f"student_a{a:g}", student_cfg, student_recipe, spe, dev, a) for a in alphas
         ]
-        for n, batch in enumerate(loader(ds, train_idx, e2, recipe.batch_size, 1, args.workers), 1):
+        batches = loader(ds, train_idx, e2, recipe.batch_size, 1 + args.seed, args.workers)
+        for n, batch in enumerate(batches, 1):
             x, pts, label = to_dev(*batch)
             target = teacher_points(teacher, x)
             for s in students:
@@ -381,6 +382,7 @@ def main() -> None:
     r.add_argument("--teacher-decoder", type=int, default=128)
     r.add_argument("--teacher-up", type=int, default=2, help="2: heatmaps at 1/4 of the crop")
     r.add_argument("--alphas", default="1.0,0.5", help="weights of the teacher's points")
+    r.add_argument("--seed", type=int, default=0, help="weights' and students' crops' seed")
     r.add_argument("--workers", type=int, default=12, help="processes cutting crops")
     r.add_argument("--device", default="cuda")
     args = parser.parse_args()

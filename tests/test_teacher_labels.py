@@ -29,7 +29,7 @@ def test_training_people_move_toward_the_teacher_held_out_people_keep_their_labe
     teacher = tmp_path / "teacher.pt"
     save_model(model, teacher)
 
-    samples, train = teacher_labels(csv_path, images_dir, teacher, weight=0.25)
+    samples, train = teacher_labels(csv_path, images_dir, [teacher], weight=0.25)
 
     original = read_keypoints_csv(csv_path)
     train_idx, val_idx = split_people(original)
@@ -54,3 +54,27 @@ def test_training_people_move_toward_the_teacher_held_out_people_keep_their_labe
     back = read_keypoints_csv(out)
     assert [s.name for s in back] == [s.name for s in samples]
     np.testing.assert_allclose([s.points for s in back], [s.points for s in samples], atol=5e-4)
+
+
+def test_several_teachers_give_the_mean_of_their_points(
+    tiny_dataset: tuple[Path, Path, np.ndarray], tmp_path: Path
+) -> None:
+    csv_path, images_dir, _ = tiny_dataset
+    teachers = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        model = KeypointNet(ModelConfig(crop_size=32, widths=(8, 16, 16, 32), decoder=16))
+        with torch.no_grad():  # peaked heatmaps: untrained points that differ by seed
+            model.head.weight.mul_(1e4)
+        teachers.append(tmp_path / f"teacher{seed}.pt")
+        save_model(model.eval(), teachers[-1])
+
+    both = teacher_labels(csv_path, images_dir, teachers, weight=1.0)[0]
+    first, second = (teacher_labels(csv_path, images_dir, [t], weight=1.0)[0] for t in teachers)
+
+    train_idx, _ = split_people(read_keypoints_csv(csv_path))
+    for i in train_idx:
+        assert np.abs(first[i].points - second[i].points).max() > 1  # they disagree
+        np.testing.assert_allclose(
+            both[i].points, (first[i].points + second[i].points) / 2, atol=1e-6
+        )

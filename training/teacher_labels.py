@@ -8,10 +8,11 @@ their labels, pass part of that on to the small network trained on them,
 without the teacher in the training loop::
 
     python -m vidkeys.training.teacher_labels --csv DATA/training_frames_keypoints.csv \\
-        --images DATA/training --teacher TEACHER.pt --weight 0.5 --out runs/teacher_labels.csv
+        --images DATA/training --teacher TEACHER.pt [MORE.pt ...] --weight 0.5 \\
+        --out runs/teacher_labels.csv
     vidkeys train --csv runs/teacher_labels.csv --images DATA/training ...
 
-What it bought is in ``saved_models/README.md``, "Session 7". The teacher
+What it bought is in ``saved_models/README.md``, "Session 7" and "Session 8". The teacher
 places each face as ``vidkeys eval`` does (Haar box, two passes, the mirror
 test). Only the training people's rows change: the held-out people keep
 their labels, which validation measures against.
@@ -51,21 +52,29 @@ def blend(
 
 
 def teacher_labels(
-    csv_path: Path, images_dir: Path, teacher: Path, weight: float, batch: int = 256
+    csv_path: Path, images_dir: Path, teachers: list[Path], weight: float, batch: int = 256
 ) -> tuple[list[Sample], np.ndarray]:
-    """:func:`blend` with the teacher's points placed on every image of the data set."""
+    """:func:`blend` with the mean of the teachers' points on every image of the data set.
+
+    Several teachers average out part of each one's own errors: two teachers
+    trained apart place the held-out people's points better together than
+    either alone (model card, "Session 8")."""
     samples = read_keypoints_csv(csv_path)
     images = load_images(samples, images_dir)
     found = cached_haar_boxes(csv_path, images, samples)
     boxes = boxes_or_points(samples, found)
-    predictor = KeypointPredictor(teacher, "cpu")
-    points = np.concatenate(
-        [
-            place_points(predictor, images[i : i + batch], boxes[i : i + batch])[0]
-            for i in range(0, len(samples), batch)
-        ]
-    )
-    return blend(samples, points, weight)
+    placed = []
+    for teacher in teachers:
+        predictor = KeypointPredictor(teacher, "cpu")
+        placed.append(
+            np.concatenate(
+                [
+                    place_points(predictor, images[i : i + batch], boxes[i : i + batch])[0]
+                    for i in range(0, len(samples), batch)
+                ]
+            )
+        )
+    return blend(samples, np.mean(placed, axis=0), weight)
 
 
 def write_keypoints_csv(path: Path, samples: list[Sample], header: list[str]) -> None:
@@ -82,7 +91,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, required=True)
     parser.add_argument("--images", type=Path, required=True)
-    parser.add_argument("--teacher", type=Path, required=True, help="the teacher's weights")
+    parser.add_argument(
+        "--teacher", type=Path, nargs="+", required=True, help="teachers' weights (their mean)"
+    )
     parser.add_argument("--weight", type=float, default=0.5, help="0: the labels, 1: the teacher")
     parser.add_argument("--out", type=Path, required=True, help="CSV to write")
     args = parser.parse_args()
@@ -92,7 +103,8 @@ def main() -> None:
     with args.csv.open(newline="") as f:
         header = next(csv.reader(f))
     write_keypoints_csv(args.out, samples, header)
-    print(f"{len(train)} training rows moved {args.weight:g} toward {args.teacher}: {args.out}")
+    names = ", ".join(map(str, args.teacher))
+    print(f"{len(train)} training rows moved {args.weight:g} toward {names}: {args.out}")
 
 
 if __name__ == "__main__":
