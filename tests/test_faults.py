@@ -32,6 +32,7 @@ from vidkeys.batch import LOCK
 from vidkeys.batch_manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
 from vidkeys.errors import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PARTIAL
+from vidkeys.network import load_model
 from vidkeys.predictor import KeypointPredictor
 
 runner = CliRunner()
@@ -557,6 +558,18 @@ def test_train_crop_size_and_widths_shape_the_new_network(
     assert predictor.crop_size == 64
     points = predictor(np.zeros((2, 64, 64), np.uint8))[0]
     assert points.shape == (2, 68, 2)
+
+
+def test_train_decoder_and_up_levels_shape_a_teacher(tiny_dataset: tuple, tmp_path: Path) -> None:
+    out = tmp_path / "w.pt"
+    shape = ["--widths", "8,16,16,32", "--decoder", "12", "--up-levels", "2"]
+    result = _train(tiny_dataset, out, "--crop-size", "32", *shape)
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    model = load_model(out)[0]
+    assert (model.config.decoder, model.config.up_levels) == (12, 2)
+    points = KeypointPredictor(out, "cpu")(np.zeros((2, 32, 32), np.uint8))[0]
+    assert points.shape == (2, 68, 2)
+    _one_error_result(_train(tiny_dataset, out, "--up-levels", "3"), "--up-levels", "3")
 
 
 def test_train_resume_from_a_corrupt_checkpoint(tiny_dataset: tuple, tmp_path: Path) -> None:

@@ -207,6 +207,19 @@ def train(
             "one: 112).",
         ),
     ] = None,
+    decoder: Annotated[
+        int | None,
+        typer.Option(
+            "--decoder", min=1, help="Channels of the heatmap decoder (new models; a teacher: 128)."
+        ),
+    ] = None,
+    up_levels: Annotated[
+        int | None,
+        typer.Option(
+            "--up-levels",
+            help="Heatmaps at 1/8 (1) or 1/4 (2) of the crop (new models; a teacher: 2).",
+        ),
+    ] = None,
     quiet: bool = False,
 ) -> None:
     """Train the keypoint CNN; the best epoch on held-out people goes to --out."""
@@ -218,7 +231,7 @@ def train(
         cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
         shift = {} if flip_shift is None else {"flip_shift": flip_shift}
         model_cfg = None
-        if widths or crop_size:
+        if widths or crop_size or decoder or up_levels is not None:
             from vidkeys.network import ModelConfig
 
             shape: dict[str, Any] = {}
@@ -233,6 +246,12 @@ def train(
                 if crop_size % 16:
                     raise VidkeysError(f"--crop-size must be a multiple of 16, got {crop_size}")
                 shape["crop_size"] = crop_size
+            if decoder:
+                shape["decoder"] = decoder
+            if up_levels is not None:
+                if up_levels not in (1, 2):
+                    raise VidkeysError(f"--up-levels must be 1 or 2, got {up_levels}")
+                shape["up_levels"] = up_levels
             model_cfg = ModelConfig(**shape)
         summary = run_training(
             csv,
