@@ -29,11 +29,19 @@ test: $(STAMP)
 wheel-test: $(STAMP)
 	PYTHON=$(PYTHON) .ci/wheel-test
 
-# One run (see saved_models/README.md): widths x1.5, 112 px crops, mirrored
-# crops with the labels' lean taken out, 300 epochs; then the model's heatmap
-# peak range.
+# Three runs (see saved_models/README.md, "Training"): a bigger teacher on the
+# labels (81 epochs; a GPU if there is one), the training people's labels moved
+# half-way to its points, then the shipped network (widths x1.5, 112 px crops,
+# mirrored crops with the labels' lean taken out, 300 epochs) on them; then the
+# model's heatmap peak range. Each run resumes where it stopped.
 train: $(STAMP)
 	$(BIN)/vidkeys train --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \
+		--widths 64,128,256,512 --decoder 128 --up-levels 2 --crop-size 112 --epochs 81 \
+		--out runs/teacher.pt --resume
+	$(BIN)/python -m vidkeys.training.teacher_labels --csv $(DATA)/training_frames_keypoints.csv \
+		--images $(DATA)/training --teacher runs/teacher.pt --weight 0.5 \
+		--out runs/teacher_labels.csv
+	$(BIN)/vidkeys train --csv runs/teacher_labels.csv --images $(DATA)/training \
 		--widths 24,48,96,192 --crop-size 112 --epochs 300 --out saved_models/vidkeys68.pt --resume
 	$(BIN)/python benchmarks/calibrate_peaks.py --data $(DATA) --model saved_models/vidkeys68.pt --write
 

@@ -17,8 +17,8 @@ fitted on 1,500 faces of the *training* people (``benchmarks/fit_confidence.py``
 the prediction is mapped onto (0, 1) by a logistic curve whose midpoint is
 the predicted NME of the worst tenth of the *held-out* people's faces. On
 those held-out faces (``vidkeys eval --split val``) the rank correlation of
-confidence and NME is -0.54; faces below 0.5 (about one in ten) have a mean
-NME of 6.1 % against 3.9 % for the rest.
+confidence and NME is -0.56; faces below 0.5 (about one in ten) have a mean
+NME of 6.2 % against 3.8 % for the rest.
 
 ``success`` is ``confidence >= SUCCESS_THRESHOLD`` (0.5), in OpenFace's sense:
 the face is tracked but its points should not be used.
@@ -31,11 +31,11 @@ import numpy as np
 from vidkeys.pose import FACE_3D
 
 #: log(NME) ~ W_PEAK * log(peak + 0.01) + W_SHAPE * log(shape) + BIAS (training people).
-W_PEAK, W_SHAPE, BIAS = -1.663, 0.0791, -3.262
+W_PEAK, W_SHAPE, BIAS = -2.071, 0.0746, -3.273
 #: Predicted NME at confidence 0.5 (the held-out people's worst tenth starts here).
-MID_NME = 0.0387
+MID_NME = 0.0409
 #: Width of the logistic curve in log-NME: the held-out median predicted NME gives 0.8.
-SCALE = 0.1279
+SCALE = 0.1439
 #: Faces below this confidence are written with ``success`` 0.
 SUCCESS_THRESHOLD = 0.5
 
