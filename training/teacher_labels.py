@@ -58,7 +58,8 @@ def teacher_labels(
 
     Several teachers average out part of each one's own errors: two teachers
     trained apart place the held-out people's points better together than
-    either alone (model card, "Session 8")."""
+    either alone, though the student of two did no better than the student of
+    one (model card, "Session 8")."""
     samples = read_keypoints_csv(csv_path)
     images = load_images(samples, images_dir)
     found = cached_haar_boxes(csv_path, images, samples)
