@@ -203,6 +203,13 @@ class Trainee:
             self.best_state = {k: t.detach().clone() for k, t in self.model.state_dict().items()}
         return record
 
+    def end_epoch(self, epoch: int, val, truth, log, path: Path, meta: dict, half=False) -> None:
+        """Validate; every 10th epoch and the last, log it and save the best so far."""
+        record = self.validate(epoch, *val, truth)
+        if epoch % 10 == 0 or epoch == self.train.epochs:
+            log(**record)
+            self.save(path, meta, half)
+
     def save(self, path: Path, meta: dict, half: bool = False) -> None:
         """The best epoch in the layout of :func:`vidkeys.network.save_model`, no graph."""
         cfg = dataclasses.asdict(self.model.config)
@@ -332,17 +339,14 @@ def run(args: argparse.Namespace) -> None:
         """Phase 1: the teacher on the labels; its best epoch, saved in float16."""
         teacher_recipe = dataclasses.replace(recipe, epochs=e1)
         teacher = Trainee("teacher", teacher_cfg, teacher_recipe, spe, dev)
+        save = (
+            args.out / "teacher.pt",
+            {**meta, "train_config": dataclasses.asdict(teacher_recipe)},
+        )
         for n, batch in enumerate(loader(ds, train_idx, e1, recipe.batch_size, 0, args.workers), 1):
             teacher.step(*to_dev(*batch))
             if n % spe == 0:
-                record = teacher.validate(n // spe, *val, truth)
-                if record["epoch"] % 10 == 0 or record["epoch"] == e1:
-                    log(**record)
-                    teacher.save(
-                        args.out / "teacher.pt",
-                        {**meta, "train_config": dataclasses.asdict(teacher_recipe)},
-                        True,
-                    )
+                teacher.end_epoch(n // spe, val, truth, log, *save, half=True)
         log(event="teacher done", best=teacher.best, epoch=teacher.best_epoch)
         teacher.model.load_state_dict(teacher.best_state)
         return teacher.model.eval()
@@ -353,6 +357,11 @@ def run(args: argparse.Namespace) -> None:
         students = [
             Trainee(f"student_a{a:g}", student_cfg, student_recipe, spe, dev, a) for a in alphas
         ]
+        saves = {}
+        for s in students:
+            distill = {"alpha": s.alpha, "teacher": dataclasses.asdict(teacher_cfg)}
+            train_config = {**dataclasses.asdict(student_recipe), "distill": distill}
+            saves[s.name] = (args.out / f"{s.name}.pt", {**meta, "train_config": train_config})
         batches = loader(ds, train_idx, e2, recipe.batch_size, 1 + args.seed, args.workers)
         for n, batch in enumerate(batches, 1):
             x, pts, label = to_dev(*batch)
@@ -361,12 +370,7 @@ def run(args: argparse.Namespace) -> None:
                 s.step(x, pts, label, target)
             if n % spe == 0:
                 for s in students:
-                    record = s.validate(n // spe, *val, truth)
-                    if record["epoch"] % 10 == 0 or record["epoch"] == e2:
-                        log(**record)
-                        distill = {"alpha": s.alpha, "teacher": dataclasses.asdict(teacher_cfg)}
-                        train_config = {**dataclasses.asdict(student_recipe), "distill": distill}
-                        s.save(args.out / f"{s.name}.pt", {**meta, "train_config": train_config})
+                    s.end_epoch(n // spe, val, truth, log, *saves[s.name])
         for s in students:
             log(event=f"{s.name} done", best=s.best, epoch=s.best_epoch)
 
