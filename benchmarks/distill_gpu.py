@@ -232,6 +232,21 @@ class Trainee:
         os.replace(tmp, path)
 
 
+def student_shape(spec: str, shipped: ModelConfig) -> ModelConfig:
+    """A student's network: "plain" is the shipped one; "invertedE" has inverted
+    residuals expanding E times (``ModelConfig.block``), at the shipped widths."""
+    if spec == "plain":
+        return shipped
+    if spec.startswith("inverted") and spec[len("inverted") :].isdigit():
+        return dataclasses.replace(shipped, block="inverted", expand=int(spec[len("inverted") :]))
+    raise SystemExit(f"error: --students takes plain or invertedE (E a whole number), got {spec!r}")
+
+
+def student_name(spec: str, alpha: float) -> str:
+    """``student_a0.5`` for the shipped network (the name of earlier runs), else with its shape."""
+    return f"student_a{alpha:g}" if spec == "plain" else f"student_{spec}_a{alpha:g}"
+
+
 def run(args: argparse.Namespace) -> None:
     cv2.setNumThreads(1)  # an OpenCV thread pool in this process hangs forked workers
     dev = torch.device(args.device)
@@ -261,7 +276,8 @@ def run(args: argparse.Namespace) -> None:
 
     aug = AugmentConfig()
     size = 112
-    student_cfg = ModelConfig(crop_size=size, widths=(24, 48, 96, 192), flip_shift=aug.flip_shift)
+    shipped = ModelConfig(crop_size=size, widths=(24, 48, 96, 192), flip_shift=aug.flip_shift)
+    shapes = {spec: student_shape(spec, shipped) for spec in args.students}
     loaded = load_model(args.teacher)[0] if args.teacher else None
     teacher_cfg = (
         loaded.config
@@ -301,7 +317,9 @@ def run(args: argparse.Namespace) -> None:
     def seconds_per_step(phase: int, steps: int = 40, skip: int = 10) -> float:
         short = dataclasses.replace(recipe, epochs=10)
         teacher = Trainee("timing", teacher_cfg, short, spe, dev)
-        students = [Trainee("timing", student_cfg, short, spe, dev, a) for a in alphas]
+        students = [
+            Trainee("timing", cfg, short, spe, dev, a) for cfg in shapes.values() for a in alphas
+        ]
         batches = iter(loader(ds, train_idx, 10, recipe.batch_size, 99, args.workers))
         for k in range(steps):
             if k == skip:
@@ -355,7 +373,9 @@ def run(args: argparse.Namespace) -> None:
         """Phase 2: each student on the teacher's points for the crops it sees."""
         student_recipe = dataclasses.replace(recipe, epochs=e2)
         students = [
-            Trainee(f"student_a{a:g}", student_cfg, student_recipe, spe, dev, a) for a in alphas
+            Trainee(student_name(spec, a), cfg, student_recipe, spe, dev, a)
+            for spec, cfg in shapes.items()
+            for a in alphas
         ]
         saves = {}
         for s in students:
@@ -399,6 +419,12 @@ def main() -> None:
     r.add_argument("--teacher-decoder", type=int, default=128)
     r.add_argument("--teacher-up", type=int, default=2, help="2: heatmaps at 1/4 of the crop")
     r.add_argument("--alphas", default="1.0,0.5", help="weights of the teacher's points")
+    r.add_argument(
+        "--students",
+        nargs="+",
+        default=["plain"],
+        help="students' networks: plain (shipped), invertedE (inverted residuals, expand E)",
+    )
     r.add_argument("--seed", type=int, default=0, help="weights' and students' crops' seed")
     r.add_argument("--workers", type=int, default=12, help="processes cutting crops")
     r.add_argument("--device", default="cuda")

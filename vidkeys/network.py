@@ -57,6 +57,12 @@ class ModelConfig:
     decoder: int = 64
     #: Heatmap resolution: 1 decodes to 1/8 of the crop, 2 to 1/4.
     up_levels: int = 1
+    #: Encoder blocks after the first convolution: "plain" 3x3 convolutions,
+    #: or "inverted" residuals (MobileNetV2: 1x1 expand by ``expand``, 3x3
+    #: depthwise, 1x1 project), which ONNX Runtime runs at a lower cost per
+    #: parameter than PyTorch does (saved_models/README.md, "Session 9").
+    block: str = "plain"
+    expand: int = 4
     #: The labels' lean the network was trained with (see vidkeys.mirror),
     #: which the served mirror test takes out of the mirror image's points.
     flip_shift: float = LABEL_SHIFT
@@ -68,6 +74,38 @@ def _conv_bn_relu(cin: int, cout: int, stride: int) -> nn.Sequential:
         nn.BatchNorm2d(cout),
         nn.ReLU(inplace=True),
     )
+
+
+class _InvertedResidual(nn.Module):
+    """MobileNetV2's block: 1x1 expand, 3x3 depthwise, 1x1 project; residual at stride 1."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
+        super().__init__()
+        mid = cin * expand
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, mid, 1, bias=False),
+            nn.BatchNorm2d(mid),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False),
+            nn.BatchNorm2d(mid),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(mid, cout, 1, bias=False),
+            nn.BatchNorm2d(cout),
+        )
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+def _stage(cin: int, cout: int, cfg: ModelConfig) -> nn.Sequential:
+    """One stride-2 encoder stage: a block that halves the map, then one that keeps it."""
+    if cfg.block == "inverted":
+        return nn.Sequential(
+            _InvertedResidual(cin, cout, 2, cfg.expand), _InvertedResidual(cout, cout, 1, cfg.expand)
+        )
+    return nn.Sequential(_conv_bn_relu(cin, cout, 2), _conv_bn_relu(cout, cout, 1))
 
 
 class KeypointNet(nn.Module):
@@ -84,9 +122,11 @@ class KeypointNet(nn.Module):
         cfg = self.config
         if cfg.head not in ("regress", "heatmap"):
             raise ValueError(f"unknown head {cfg.head!r}")
+        if cfg.block not in ("plain", "inverted"):
+            raise ValueError(f"unknown block {cfg.block!r}")
         stages: list[nn.Module] = [_conv_bn_relu(1, cfg.widths[0], 2)]
         for cin, cout in zip(cfg.widths, cfg.widths[1:], strict=False):
-            stages.append(nn.Sequential(_conv_bn_relu(cin, cout, 2), _conv_bn_relu(cout, cout, 1)))
+            stages.append(_stage(cin, cout, cfg))
         self.stages = nn.ModuleList(stages)
         last = cfg.widths[-1]
         self.face = nn.Linear(last, 1)
