@@ -31,6 +31,19 @@ CANDIDATES = {
     "widths x1.5, 1/4 heatmaps, decoder 48": ModelConfig(
         widths=(24, 48, 96, 192), up_levels=2, decoder=48
     ),
+    # Inverted residuals (MobileNetV2) in place of the plain stages, 112 px (session 9)
+    **{
+        f"inverted, expand {e}, widths x{w[0] / 16:g}, 112 px": ModelConfig(
+            widths=w, crop_size=112, block="inverted", expand=e
+        )
+        for e, w in (
+            (1, (24, 48, 96, 192)),
+            (2, (24, 48, 96, 192)),
+            (4, (24, 48, 96, 192)),
+            (2, (32, 64, 128, 256)),
+            (1, (48, 96, 192, 384)),
+        )
+    },
 }
 
 
@@ -40,7 +53,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--mirror-test", action="store_true", help="serve with the mirror test")
     args = parser.parse_args()
-    print(f"{'candidate':38} {'parameters':>10} {'faces/s @32':>12}")
+    print(f"{'candidate':42} {'parameters':>10} {'faces/s @32':>12}")
     with tempfile.TemporaryDirectory() as tmp:
         for i, (name, cfg) in enumerate(CANDIDATES.items()):
             model = KeypointNet(cfg).eval()
@@ -57,7 +70,7 @@ def main() -> None:
                 n += 32
             params = sum(p.numel() for p in model.parameters())
             rate = n / (time.perf_counter() - start)
-            print(f"{name:38} {params:>10,} {rate:>12,.0f}")
+            print(f"{name:42} {params:>10,} {rate:>12,.0f}")
 
 
 if __name__ == "__main__":

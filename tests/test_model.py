@@ -27,9 +27,19 @@ from vidkeys.predictor import (
 )
 
 
-@pytest.mark.parametrize("head", ["regress", "heatmap"])
-def test_network_shapes_and_fused_inference_match(head: str, tmp_path: Path) -> None:
-    model = KeypointNet(ModelConfig(head=head)).eval()
+@pytest.mark.parametrize(
+    "config",
+    [ModelConfig(head="regress"), ModelConfig(), ModelConfig(block="inverted", expand=2)],
+    ids=["regress", "heatmap", "inverted"],
+)
+def test_network_shapes_and_fused_inference_match(config: ModelConfig, tmp_path: Path) -> None:
+    model = KeypointNet(config).eval()
+    # Batch norms with statistics of their own, so folding them into the convolutions counts.
+    torch.manual_seed(0)
+    for bn in model.modules():
+        if isinstance(bn, torch.nn.BatchNorm2d):
+            bn.running_mean.uniform_(-0.5, 0.5)
+            bn.running_var.uniform_(0.5, 2.0)
     x = torch.rand(3, 1, 96, 96) * 255
     with torch.no_grad():
         pts, logit = model(x)
@@ -45,6 +55,7 @@ def test_network_shapes_and_fused_inference_match(head: str, tmp_path: Path) -> 
     np.testing.assert_allclose(conf, torch.sigmoid(ref_logit).numpy(), atol=1e-4)
     np.testing.assert_allclose(point_conf, point_confidence(ref_peak.numpy()), atol=1e-4)
     assert predictor.meta == {"note": "test"}
+    assert load_model(path)[0].config == config  # the shape comes back from the file
     # The graph was written beside the weights by save_model, and names them.
     assert onnx_path(path) == tmp_path / "m.onnx" and onnx_path(path).is_file()
 

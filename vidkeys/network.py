@@ -102,8 +102,9 @@ class _InvertedResidual(nn.Module):
 def _stage(cin: int, cout: int, cfg: ModelConfig) -> nn.Sequential:
     """One stride-2 encoder stage: a block that halves the map, then one that keeps it."""
     if cfg.block == "inverted":
+        e = cfg.expand
         return nn.Sequential(
-            _InvertedResidual(cin, cout, 2, cfg.expand), _InvertedResidual(cout, cout, 1, cfg.expand)
+            _InvertedResidual(cin, cout, 2, e), _InvertedResidual(cout, cout, 1, e)
         )
     return nn.Sequential(_conv_bn_relu(cin, cout, 2), _conv_bn_relu(cout, cout, 1))
 
