@@ -24,9 +24,9 @@ from vidkeys.predictor import KeypointPredictor
 
 CANDIDATES = {
     "previous (16,32,64,128), 96 px, 1/8": ModelConfig(),
-    "widths x1.5 (24,48,96,192): shipped": ModelConfig(widths=(24, 48, 96, 192)),
+    "widths x1.5 (24,48,96,192), 96 px": ModelConfig(widths=(24, 48, 96, 192)),
     "1/4-resolution heatmaps": ModelConfig(up_levels=2),
-    "widths x1.5, 112 px crops": ModelConfig(widths=(24, 48, 96, 192), crop_size=112),
+    "widths x1.5, 112 px crops: shipped": ModelConfig(widths=(24, 48, 96, 192), crop_size=112),
     "widths x2 (32,64,128,256)": ModelConfig(widths=(32, 64, 128, 256)),
     "widths x1.5, 1/4 heatmaps, decoder 48": ModelConfig(
         widths=(24, 48, 96, 192), up_levels=2, decoder=48
