@@ -14,8 +14,9 @@ images, and the pixels decode identically), the CSV, and the Haar boxes
 
 ``run`` trains a teacher (a wider network, 1/4-resolution heatmaps) on the
 labels, then students (the shipped network, or others named by
-``--students``) side by side on the same augmented crops (the training crop rule, :func:`vidkeys.training.augment.training_crop`)
-with the teacher's points on each crop (its mirror test) as targets, blended
+``--students``) side by side on the same augmented crops (the training
+crop rule, :func:`vidkeys.training.augment.training_crop`) with the
+teacher's points on each crop (its mirror test) as targets, blended
 with the labels by each ``--alphas`` weight (1: the teacher alone). This is
 "function matching" distillation: the teacher answers for every crop a
 student sees, rotated, shifted and mirrored. Both phases keep the shipped
