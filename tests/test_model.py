@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import cv2
@@ -144,9 +145,22 @@ def test_shipped_weights_find_the_astronauts_features() -> None:
     assert err.mean() < 0.06
 
 
-def test_torch_path_gives_what_onnx_runtime_gives(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The PyTorch path (--device cuda, or a CPU where ONNX Runtime fails) matches ONNX's."""
-    served = KeypointPredictor(device="cpu")
+def _float_copy(folder: Path) -> Path:
+    """The shipped weights in ``folder`` with a 32-bit graph beside them (the shipped is 8-bit)."""
+    weights = folder / DEFAULT_WEIGHTS.name
+    shutil.copy(DEFAULT_WEIGHTS, weights)
+    model, meta = load_model(weights)
+    export_onnx(model, weights, meta)
+    return weights
+
+
+def test_torch_path_gives_what_onnx_runtime_gives(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The PyTorch path (--device cuda, or a CPU where ONNX Runtime fails) matches ONNX's
+    32-bit graph."""
+    weights = _float_copy(tmp_path)
+    served = KeypointPredictor(weights, device="cpu")
     size = served.crop_size
     crops = np.random.default_rng(0).integers(0, 255, (3, size, size), dtype=np.uint8)
     onnx_points, onnx_conf, onnx_point_conf = served(crops)
@@ -156,7 +170,7 @@ def test_torch_path_gives_what_onnx_runtime_gives(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr("vidkeys.predictor._onnx_session", broken)
     with pytest.warns(UserWarning, match="runs in PyTorch"):
-        fallback = KeypointPredictor(device="cpu")
+        fallback = KeypointPredictor(weights, device="cpu")
     points, conf, point_conf = fallback(crops)
     np.testing.assert_allclose(points, onnx_points, atol=1e-2)
     np.testing.assert_allclose(conf, onnx_conf, atol=1e-4)
@@ -169,7 +183,25 @@ def test_shipped_graph_is_in_step_with_the_shipped_weights() -> None:
     graph = onnx.load(onnx_path(DEFAULT_WEIGHTS))
     props = {p.key: p.value for p in graph.metadata_props}
     assert props["pt_sha256"] == file_sha256(DEFAULT_WEIGHTS)
+    assert props["precision"] == "int8"  # vidkeys.training.quantize, the last step of make train
     assert KeypointPredictor(device="cpu").meta["epoch"] >= 1  # the .pt's meta came along
+
+
+def test_shipped_8_bit_graph_places_what_its_32_bit_graph_places(tmp_path: Path) -> None:
+    """Quantisation moves the sample face's points by hundredths of the eye distance."""
+    image = cv2.imread(str(PHOTO), cv2.IMREAD_GRAYSCALE)
+    box = HaarDetector()(image)[0]
+    shifted = [box + np.array([dx, dy, 0.0, 0.0]) for dx in (-4, 0, 4) for dy in (-4, 0, 4)]
+    int8 = KeypointPredictor(device="cpu")
+    size = int8.crop_size
+    crops = np.stack([crop(image, crop_matrix(b, size), size) for b in shifted])
+    points, score, conf = int8(crops)
+    ref_points, ref_score, ref_conf = KeypointPredictor(_float_copy(tmp_path), "cpu")(crops)
+    eyes = np.linalg.norm(ref_points[:, 36] - ref_points[:, 45], axis=1)
+    moved = np.linalg.norm(points - ref_points, axis=2) / eyes[:, None]
+    assert moved.mean() < 0.01 and moved.max() < 0.04, (moved.mean(), moved.max())
+    np.testing.assert_allclose(score, ref_score, atol=0.02)
+    assert np.abs(conf - ref_conf).mean() < 0.02
 
 
 def test_missing_or_stale_graph_is_refused_with_the_fix(tmp_path: Path) -> None:
