@@ -10,7 +10,8 @@ on an eye or the mouth, and lettering on a plain ground. Prints percentiles
 of both, and the ``peak_range`` that puts them where the first model's were
 (:func:`vidkeys.predictor.peak_range`), so the tracker's confidence gates mean
 the same for every model. ``--write`` stores it in the weights' metadata and
-rewrites their ONNX graph (needs the ``train`` extra).
+rewrites their ONNX graph, 32-bit (needs the ``train`` extra; ``make train`` then
+makes it 8-bit with :mod:`vidkeys.training.quantize`).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def main() -> None:
         path = args.model or default_weights()
         model, meta = load_model(path)
         save_model(model, path, {**meta, "peak_range": [round(flat, 4), round(sharp, 4)]})
-        print(f"written to {path} and its ONNX graph")
+        print(f"written to {path} and its ONNX graph (32-bit: quantise it again after)")
 
 
 if __name__ == "__main__":
