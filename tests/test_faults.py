@@ -425,7 +425,16 @@ def _all_gone(pids: list[int], seconds: float = 20) -> bool:
 def _start_batch(videos: Path, out: Path, workers: int) -> tuple[subprocess.Popen, list[int]]:
     cmd = [sys.executable, "-m", "vidkeys.cli", "batch", str(videos), "-o", str(out)]
     cmd += ["--workers", str(workers), "-q"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        # Ctrl-C as at a terminal, also where these tests run in the background
+        # (a shell starts background commands with SIGINT ignored, and so the
+        # batch would be too).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 120
     while time.time() < deadline:  # until a worker is writing
         if list(out.rglob(".*.part")):
