@@ -15,7 +15,14 @@ from vidkeys.crop import apply_matrix, crop, crop_matrix, invert_matrix
 from vidkeys.detect import HaarDetector
 from vidkeys.errors import VidkeysError
 from vidkeys.mirror import LABEL_SHIFT, flip_points
-from vidkeys.network import KeypointNet, ModelConfig, export_onnx, load_model, save_model
+from vidkeys.network import (
+    KeypointNet,
+    ModelConfig,
+    export_onnx,
+    load_model,
+    rewrite_graph,
+    save_model,
+)
 from vidkeys.predictor import (
     DEFAULT_WEIGHTS,
     PEAK_FLAT,
@@ -149,8 +156,7 @@ def _float_copy(folder: Path) -> Path:
     """The shipped weights in ``folder`` with a 32-bit graph beside them (the shipped is 8-bit)."""
     weights = folder / DEFAULT_WEIGHTS.name
     shutil.copy(DEFAULT_WEIGHTS, weights)
-    model, meta = load_model(weights)
-    export_onnx(model, weights, meta)
+    rewrite_graph(weights)
     return weights
 
 

@@ -77,11 +77,9 @@ def quantize(weights: Path, crops: np.ndarray, batch: int = 64) -> Path:
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from vidkeys.network import export_onnx, load_model
+    from vidkeys.network import rewrite_graph
 
-    weights = Path(weights)
-    model, meta = load_model(weights)
-    graph = export_onnx(model, weights, meta)
+    graph = rewrite_graph(weights)
     x = np.ascontiguousarray(crops, dtype=np.float32)[:, None]
 
     class Crops(CalibrationDataReader):

@@ -326,6 +326,15 @@ def export_onnx(model: KeypointNet, weights: Path, meta: dict[str, Any] | None =
     return out
 
 
+def rewrite_graph(weights: Path | str) -> Path:
+    """Write the 32-bit graph of the weights file ``weights`` beside it; return its path.
+
+    What ``python -m vidkeys.network`` does, and where an 8-bit graph starts from.
+    """
+    model, meta = load_model(weights)
+    return export_onnx(model, Path(weights), meta)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m vidkeys.network WEIGHTS.pt ...``: (re)write each file's ONNX graph."""
     args = sys.argv[1:] if argv is None else argv
@@ -334,8 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for name in args:
         try:
-            model, meta = load_model(name)
-            print(export_onnx(model, Path(name), meta))
+            print(rewrite_graph(name))
         except VidkeysError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
