@@ -11,16 +11,19 @@ from pathlib import Path
 import numpy as np
 
 from vidkeys.mirror import LABEL_SHIFT
-from vidkeys.training.evaluate import evaluate
+from vidkeys.predictor import KeypointPredictor
+from vidkeys.training.data import held_out_faces
+from vidkeys.training.evaluate import evaluate, place_points
 from vidkeys.training.label_shift import mirror_gap
+from vidkeys.training.metrics import nme
 
 CSV_NAME = "training_frames_keypoints.csv"
-#: The shipped model measures 4.06 % NME and 1.45 % failures on the validation
+#: The shipped model measures 3.97 % NME and 1.45 % failures on the validation
 #: people with Haar boxes and the pipeline's two passes, served by its 8-bit graph
-#: (model card; 4.05 % with its 32-bit graph; the models before it: 4.10 % and
-#: 4.22 %, 1.45 % both). The issue's targets, 3.5 % and 1 %, are not
-#: met yet; these bounds stop a worse model from landing.
-NME_BOUND = 0.045
+#: with its shape correction (model card; 4.06 % without the correction; the
+#: models before it: 4.10 % and 4.22 %, 1.45 % both). The issue's targets, 3.5 %
+#: and 1 %, are not met yet; these bounds stop a worse model from landing.
+NME_BOUND = 0.042
 FAILURE_BOUND = 0.025
 
 
@@ -49,3 +52,15 @@ def test_the_network_learned_the_labels_lean_on_both_sides(real_data: Path) -> N
     assert len(gap) > 350
     np.testing.assert_allclose(np.median(gap[:, 0]), LABEL_SHIFT, atol=0.003)
     assert abs(np.median(gap[:, 1])) < 0.003
+
+
+def test_shape_correction_pays_on_people_it_was_not_fitted_on(real_data: Path) -> None:
+    """Fitted on the training people only, the shipped correction takes 0.09 points
+    off the held-out people's NME (model card, "Session 10"); at least 0.05 here."""
+    samples, images, boxes = held_out_faces(real_data / CSV_NAME, real_data / "training")
+    truth = np.stack([s.points for s in samples])
+    served, raw = (
+        nme(place_points(KeypointPredictor(device="cpu", correct=c), images, boxes)[0], truth)
+        for c in (True, False)
+    )
+    assert served.mean() <= raw.mean() - 0.0005, (served.mean(), raw.mean())

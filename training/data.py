@@ -235,6 +235,23 @@ def held_out_faces(
     return [samples[i] for i in hit], [images[i] for i in hit], [found[i] for i in hit]
 
 
+def training_people_faces(
+    csv_path: Path | str, images_dir: Path | str, n: int | None = None, seed: int = 0
+) -> tuple[list[Sample], list[np.ndarray], list[np.ndarray]]:
+    """The training people's samples, images and boxes (Haar's, else from the labels).
+
+    ``n``: that many faces drawn at random (``seed``), in file order; None: all.
+    Held-out people are left out, so validation stays unseen by every step.
+    """
+    samples = read_keypoints_csv(csv_path)
+    train, _ = split_people(samples)
+    if n is not None:
+        train = sorted(np.random.default_rng(seed).choice(train, min(n, len(train)), replace=False))
+    chosen = [samples[i] for i in train]
+    images = load_images(chosen, images_dir)
+    return chosen, images, boxes_or_points(chosen, cached_haar_boxes(csv_path, images, chosen))
+
+
 def dataset_checksum(path: Path | str) -> str:
     """sha256 of the keypoints CSV, recorded in the model card."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()

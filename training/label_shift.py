@@ -32,9 +32,9 @@ def mirror_gap(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per training face (the first ``limit``, or all): the gap (along, across the
     eye axis) in eye distances, and the eye distance in pixels."""
-    # The network's own answers: the served mirror test would put the lean in
+    # The network's own answers, uncorrected: the served mirror test would put the lean in
     # by construction and measure LABEL_SHIFT for any model.
-    predictor = KeypointPredictor(weights, "cpu", mirror_test=False)
+    predictor = KeypointPredictor(weights, "cpu", mirror_test=False, correct=False)
     samples = read_keypoints_csv(csv_path)
     samples = [samples[i] for i in split_people(samples)[0][:limit]]
     images = load_images(samples, images_dir)

@@ -31,13 +31,7 @@ import numpy as np
 
 from vidkeys.crop import cut_faces
 from vidkeys.errors import VidkeysError
-from vidkeys.training.data import (
-    boxes_or_points,
-    cached_haar_boxes,
-    load_images,
-    read_keypoints_csv,
-    split_people,
-)
+from vidkeys.training.data import training_people_faces
 
 #: Training faces whose crops (and their mirror images) set the activations' ranges.
 CALIBRATION_FACES = 512
@@ -52,12 +46,7 @@ def calibration_crops(
 
     Held-out people are left out, so validation stays unseen by every step.
     """
-    samples = read_keypoints_csv(csv_path)
-    train, _ = split_people(samples)
-    pick = sorted(np.random.default_rng(seed).choice(train, min(n, len(train)), replace=False))
-    chosen = [samples[i] for i in pick]
-    images = load_images(chosen, images_dir)
-    boxes = boxes_or_points(chosen, cached_haar_boxes(csv_path, images, chosen))
+    _, images, boxes = training_people_faces(csv_path, images_dir, n, seed)
     crops, _ = cut_faces(images, boxes, size)
     return np.concatenate([crops, crops[..., ::-1]])
 

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from vidkeys.config import PipelineConfig
+from vidkeys.correction import ShapeCorrection
 from vidkeys.errors import VidkeysError
 from vidkeys.mirror import FLIP_INDEX, LABEL_SHIFT, mirror_mean
 
@@ -133,6 +134,8 @@ class KeypointPredictor:
     ``mirror_test``: run each crop and its mirror image in one batch and
     average the two (:func:`vidkeys.mirror.mirror_mean`); what it buys and
     costs is measured at :attr:`vidkeys.config.PipelineConfig.mirror_test`.
+    ``correct``: apply the weights' shape correction, where their metadata
+    holds one (:mod:`vidkeys.correction`); off only to fit a new one.
     """
 
     def __init__(
@@ -141,6 +144,7 @@ class KeypointPredictor:
         device: str = "auto",
         threads: int | None = None,
         mirror_test: bool = PipelineConfig.mirror_test,
+        correct: bool = True,
     ) -> None:
         self.weights = Path(weights) if weights else default_weights()
         self.device = resolve_device(device)
@@ -155,6 +159,7 @@ class KeypointPredictor:
             self._open_graph(threads)
         if self._session is None:
             self._load_torch(threads)
+        self.correction = ShapeCorrection.from_meta(self.meta) if correct else None
 
     def _open_graph(self, threads: int | None) -> None:
         pt, graph = self.weights, onnx_path(self.weights)
@@ -220,6 +225,8 @@ class KeypointPredictor:
         step = batch_size or len(crops)
         parts = [self._serve(crops[i : i + step]) for i in range(0, len(crops), step)]
         points, logit, peak = (np.concatenate([p[k] for p in parts]) for k in range(3))
+        if self.correction is not None:
+            points = self.correction(points)
         return points, 1.0 / (1.0 + np.exp(-logit)), point_confidence(peak, *self.peak_range)
 
     @property
