@@ -33,8 +33,8 @@ wheel-test: $(STAMP)
 # labels (81 epochs; a GPU if there is one), the training people's labels moved
 # half-way to its points, then the shipped network (widths x1.5, 112 px crops,
 # mirrored crops with the labels' lean taken out, 300 epochs) on them; then the
-# model's heatmap peak range, and its 8-bit graph for the CPU. Each run resumes
-# where it stopped.
+# model's heatmap peak range, its shape correction, and its 8-bit graph for the
+# CPU. Each run resumes where it stopped.
 train: $(STAMP)
 	$(BIN)/vidkeys train --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \
 		--widths 64,128,256,512 --decoder 128 --up-levels 2 --crop-size 112 --epochs 81 \

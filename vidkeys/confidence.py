@@ -17,8 +17,8 @@ fitted on 1,500 faces of the *training* people (``benchmarks/fit_confidence.py``
 the prediction is mapped onto (0, 1) by a logistic curve whose midpoint is
 the predicted NME of the worst tenth of the *held-out* people's faces. On
 those held-out faces (``vidkeys eval --split val``) the rank correlation of
-confidence and NME is -0.57 as served (8-bit graph); faces below 0.5 (about one in
-ten) have a mean NME of 5.9 % against 3.8 % for the rest.
+confidence and NME is -0.575 as served (8-bit graph, shape correction); faces below
+0.5 (about one in ten) have a mean NME of 5.95 % against 3.75 % for the rest.
 
 ``success`` is ``confidence >= SUCCESS_THRESHOLD`` (0.5), in OpenFace's sense:
 the face is tracked but its points should not be used.

@@ -111,7 +111,7 @@ class PipelineConfig:
     idle_every: int = 2
     batch_size: int = _opt(64, "Most crops per CNN call.")
     #: Each crop and its mirror image through the CNN, averaged: on the held-out
-    #: people NME 4.11 -> 4.06 % (``vidkeys eval [--fast]``), for about twice
+    #: people NME 4.04 -> 3.97 % (``vidkeys eval [--fast]``), for about twice
     #: the CNN time: about a quarter of a synthetic 640x360 clip's fps. The CLI's
     #: ``--fast`` turns it off.
     mirror_test: bool = _opt(
