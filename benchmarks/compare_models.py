@@ -1,6 +1,7 @@
 """Is one model really better than another on the held-out people? A paired bootstrap.
 
-    python benchmarks/compare_models.py [--data DIR] [--fast] [--mean] [--jitter] BASE.pt [...]
+    python benchmarks/compare_models.py [--data DIR] [--fast] [--mean] [--jitter]
+        [--uncorrected] BASE.pt [OTHER.pt ...]
 
 ``shipped`` names the shipped weights. Each model places the points of every
 held-out face as ``vidkeys eval --split val --boxes haar`` does (Haar boxes,
@@ -17,7 +18,9 @@ crops from the previous pass's mean points): what distilling them into one
 network could at best reach. ``--jitter`` adds each model with test-time
 augmentation: its last pass averages the points of the crop and of
 :data:`JITTER`'s perturbed crops (rotated, scaled, shifted within the training
-jitter's range): what 11 times the CNN's work buys.
+jitter's range): what 11 times the CNN's work buys. ``--uncorrected`` puts
+each model without its shape correction (:mod:`vidkeys.correction`) first,
+so the differences printed are what the correction buys.
 """
 
 from __future__ import annotations
@@ -98,6 +101,9 @@ def main() -> None:
     parser.add_argument(
         "--jitter", action="store_true", help="also each model with jittered crops averaged"
     )
+    parser.add_argument(
+        "--uncorrected", action="store_true", help="each model without its shape correction first"
+    )
     args = parser.parse_args()
     if args.data is None:
         raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
@@ -113,12 +119,14 @@ def main() -> None:
         for _ in range(RESAMPLES)
     ]
     print(f"{len(samples)} faces Haar finds, of {len(groups)} people")
-    predictors = {
-        name: KeypointPredictor(
-            None if name == "shipped" else Path(name), "cpu", mirror_test=not args.fast
-        )
-        for name in args.models
-    }
+    predictors = {}
+    for correct in (False, True) if args.uncorrected else (True,):
+        for name in args.models:
+            label = name if correct else f"{name} uncorrected"
+            weights = None if name == "shipped" else Path(name)
+            predictors[label] = KeypointPredictor(
+                weights, "cpu", mirror_test=not args.fast, correct=correct
+            )
     placed = {name: place_points(p, faces, face_boxes)[0] for name, p in predictors.items()}
     if args.jitter:
         for name, predictor in predictors.items():
@@ -139,7 +147,7 @@ def main() -> None:
             diff = errors - base
             low, high = np.percentile([diff[d].mean() for d in draws], [2.5, 97.5])
             line += (
-                f"; vs {args.models[0]}: {100 * diff.mean():+.3f} "
+                f"; vs {next(iter(placed))}: {100 * diff.mean():+.3f} "
                 f"({100 * low:+.3f} to {100 * high:+.3f})"
             )
         print(line, flush=True)
