@@ -16,15 +16,12 @@ and their graph is rewritten, 32-bit (``make train`` then makes it 8-bit with
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 
 from vidkeys.correction import META_KEY, ShapeCorrection, to_face
 from vidkeys.errors import VidkeysError
 from vidkeys.predictor import KeypointPredictor
-from vidkeys.training.data import training_people_faces
+from vidkeys.training.data import training_people_faces, weights_step_parser
 from vidkeys.training.evaluate import place_points
 from vidkeys.training.metrics import nme
 
@@ -59,10 +56,7 @@ def fit_correction(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--csv", type=Path, required=True, help="training_frames_keypoints.csv")
-    parser.add_argument("--images", type=Path, required=True, help="the images' folder")
-    parser.add_argument("--model", type=Path, required=True, help="weights .pt (its graph beside)")
+    parser = weights_step_parser(__doc__.splitlines()[0])
     parser.add_argument("--rank", type=int, default=RANK, help="principal directions read")
     args = parser.parse_args(argv)
     try:

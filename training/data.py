@@ -8,6 +8,7 @@ validation split holds out.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import hashlib
 import os
@@ -250,6 +251,16 @@ def training_people_faces(
     chosen = [samples[i] for i in train]
     images = load_images(chosen, images_dir)
     return chosen, images, boxes_or_points(chosen, cached_haar_boxes(csv_path, images, chosen))
+
+
+def weights_step_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments of a step that works on a trained weights file with the data set:
+    ``--csv``, ``--images`` and ``--model`` (the shape correction, the 8-bit graph)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--csv", type=Path, required=True, help="training_frames_keypoints.csv")
+    parser.add_argument("--images", type=Path, required=True, help="the images' folder")
+    parser.add_argument("--model", type=Path, required=True, help="weights .pt (its graph beside)")
+    return parser
 
 
 def dataset_checksum(path: Path | str) -> str:

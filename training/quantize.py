@@ -22,7 +22,6 @@ that full-range weights can overflow; it cost 0.007 points here.
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 
 from vidkeys.crop import cut_faces
 from vidkeys.errors import VidkeysError
-from vidkeys.training.data import training_people_faces
+from vidkeys.training.data import training_people_faces, weights_step_parser
 
 #: Training faces whose crops (and their mirror images) set the activations' ranges.
 CALIBRATION_FACES = 512
@@ -106,10 +105,7 @@ def quantize(weights: Path, crops: np.ndarray, batch: int = 64) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--csv", type=Path, required=True, help="training_frames_keypoints.csv")
-    parser.add_argument("--images", type=Path, required=True, help="the images' folder")
-    parser.add_argument("--model", type=Path, required=True, help="weights .pt (its graph beside)")
+    parser = weights_step_parser(__doc__.splitlines()[0])
     parser.add_argument("--faces", type=int, default=CALIBRATION_FACES, help="calibration faces")
     args = parser.parse_args(argv)
     try:
