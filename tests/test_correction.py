@@ -16,7 +16,9 @@ from vidkeys.detect import HaarDetector
 from vidkeys.errors import VidkeysError
 from vidkeys.network import KeypointNet, ModelConfig, load_model, save_model
 from vidkeys.predictor import KeypointPredictor
-from vidkeys.training.correction import fit_correction, main
+from vidkeys.training import correction
+from vidkeys.training.data import training_people_faces
+from vidkeys.training.evaluate import place_points
 from vidkeys.training.metrics import nme
 
 
@@ -79,12 +81,12 @@ def test_fit_learns_a_miss_that_depends_on_the_shape() -> None:
     miss[:, 57:60, 1] = miss[:, 65:68, 1] = -mouth_open / 3
     miss[..., 0] += 0.03
     answers = from_face(shape + miss, truth)
-    fix = fit_correction(answers[:300], truth[:300], rank=8)
+    fix = correction.fit_correction(answers[:300], truth[:300], rank=8)
     before = nme(answers[300:], truth[300:]).mean()
     after = nme(fix(answers[300:]), truth[300:]).mean()
     assert before > 0.03 and after < before / 10
     with pytest.raises(VidkeysError, match="more than 8 faces"):
-        fit_correction(answers[:8], truth[:8], rank=8)
+        correction.fit_correction(answers[:8], truth[:8], rank=8)
 
 
 def _tiny_weights(path: Path, meta: dict | None = None) -> Path:
@@ -122,14 +124,25 @@ def test_shipped_weights_serve_their_correction(tmp_path: Path) -> None:
 
 
 def test_correction_command_writes_the_weights_and_their_graph(
-    tiny_dataset: tuple[Path, Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture
+    tiny_dataset: tuple[Path, Path, np.ndarray],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     csv_path, images_dir, _ = tiny_dataset
     weights = _tiny_weights(tmp_path / "m.pt", {"note": "kept"})
+    monkeypatch.setattr(correction, "CHUNK", 5)  # several CNN calls, as on real data
     args = ["--csv", str(csv_path), "--images", str(images_dir), "--model", str(weights)]
-    main([*args, "--rank", "4"])
+    correction.main([*args, "--rank", "4"])
     meta = load_model(weights)[1]
     assert meta["note"] == "kept" and len(meta[META_KEY]["basis"]) == 4
     served = KeypointPredictor(weights, "cpu")  # the graph was rewritten in step
     assert served.correction is not None and served.correction.weights.shape == (4, 136)
     assert "written to" in capsys.readouterr().out
+    # The same fit as all the training faces placed in one call.
+    samples, images, boxes = training_people_faces(csv_path, images_dir)
+    assert len(samples) > 5
+    raw = KeypointPredictor(weights, "cpu", correct=False)
+    truth = np.stack([s.points for s in samples])
+    direct = correction.fit_correction(place_points(raw, images, boxes)[0], truth, rank=4)
+    np.testing.assert_allclose(served.correction.offset, direct.offset, atol=1e-5)
