@@ -3,7 +3,7 @@
 The served network's points miss the labels by a pattern it never learns
 away: the same on the training people as on held-out ones (per-point mean
 offsets correlate 0.87-0.90 between the two), and partly a function of the
-face's shape (a wide-open mouth, a turned head). A linear map from the
+face's shape. A linear map from the
 points' shape to that miss, fitted on the training people's faces
 (:mod:`vidkeys.training.correction`) and subtracted from every answer, takes
 0.07-0.10 points off the held-out NME for any of the models measured, at no
