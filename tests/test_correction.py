@@ -18,7 +18,7 @@ from vidkeys.network import KeypointNet, ModelConfig, load_model, save_model
 from vidkeys.predictor import KeypointPredictor
 from vidkeys.training import correction
 from vidkeys.training.data import training_people_faces
-from vidkeys.training.evaluate import place_points
+from vidkeys.training.evaluate import evaluate, format_report, place_points
 from vidkeys.training.metrics import nme
 
 
@@ -146,3 +146,16 @@ def test_correction_command_writes_the_weights_and_their_graph(
     truth = np.stack([s.points for s in samples])
     direct = correction.fit_correction(place_points(raw, images, boxes)[0], truth, rank=4)
     np.testing.assert_allclose(served.correction.offset, direct.offset, atol=1e-5)
+
+
+def test_eval_says_whether_the_answers_were_corrected(
+    tiny_dataset: tuple[Path, Path, np.ndarray], tmp_path: Path
+) -> None:
+    csv_path, images_dir, _ = tiny_dataset
+    shipped = evaluate(csv_path, images_dir, boxes="oracle", device="cpu")
+    plain = evaluate(
+        csv_path, images_dir, weights=_tiny_weights(tmp_path / "p.pt"), boxes="oracle", device="cpu"
+    )
+    assert shipped["shape_correction"] and not plain["shape_correction"]
+    assert "no shape correction" in format_report(plain)
+    assert "no shape correction" not in format_report(shipped)

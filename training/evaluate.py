@@ -110,6 +110,7 @@ def evaluate(
         "mirror": mirror,
         "passes": passes,
         "mirror_test": mirror_test,
+        "shape_correction": predictor.correction is not None,
     }
 
 
@@ -187,6 +188,7 @@ def format_report(result: dict) -> str:
             f"faces       {result['n']} ({result['split']} split, {result['boxes']} boxes, "
             f"{result['passes']} pass{'es' if result['passes'] > 1 else ''}"
             + ("" if result["mirror_test"] else ", no mirror test")
+            + ("" if result["shape_correction"] else ", no shape correction")
             + (", mirrored)" if result["mirror"] else ")"),
             f"missed      {result['missed']} (detector found no face; counted as failures)",
             f"NME mean    {100 * result['nme_mean']:.2f} %  (of outer-eye-corner distance)",
