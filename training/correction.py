@@ -29,7 +29,7 @@ from vidkeys.training.metrics import nme
 #: cross-validation over the training people: 4 directions take 3.564 % to
 #: 3.515 %, 32 to 3.502 %, all 136 to 3.501 %.
 RANK = 32
-#: Faces placed per CNN call: bounded memory (a teacher-sized network given all
+#: Crops per CNN call: bounded memory (a teacher-sized network given all
 #: 3,117 training faces at once needed more than this 24 GiB machine has).
 CHUNK = 256
 #: Ridge penalty of the fit (face-frame units; the same cross-validation: 0.1-10 within 0.003).
@@ -67,12 +67,7 @@ def main(argv: list[str] | None = None) -> None:
 
         predictor = KeypointPredictor(args.model, "cpu", correct=False)
         samples, images, boxes = training_people_faces(args.csv, args.images)
-        points = np.concatenate(
-            [
-                place_points(predictor, images[i : i + CHUNK], boxes[i : i + CHUNK])[0]
-                for i in range(0, len(images), CHUNK)
-            ]
-        )
+        points = place_points(predictor, images, boxes, batch_size=CHUNK)[0]
         truth = np.stack([s.points for s in samples])
         correction = fit_correction(points, truth, args.rank)
         model, meta = load_model(args.model)

@@ -119,13 +119,15 @@ def place_points(
     images: list[np.ndarray],
     boxes: list[np.ndarray],
     passes: int = TrackerConfig.new_face_passes,
+    batch_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Points (image pixels), face scores and point confidences of box ``i`` in image
     ``i``, placed as vidkeys places a new face's: ``passes`` CNN passes, each after
-    the first from the box of the previous points."""
+    the first from the box of the previous points. ``batch_size``: most crops per
+    CNN call (None: all), which bounds the network's memory."""
     for _ in range(passes):
         crops, mats = cut_faces(images, boxes, predictor.crop_size)
-        points, score, point_conf = predictor(crops)
+        points, score, point_conf = predictor(crops, batch_size)
         points = to_frame(points, mats)
         boxes = [box_from_points(p) for p in points]
     return points, score, point_conf
