@@ -17,6 +17,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -272,6 +273,28 @@ def test_unexpected_error_is_one_line_and_debug_shows_it(
     assert isinstance(result.exception, RuntimeError)  # the traceback is shown
     monkeypatch.setattr(cli, "_debug", False)
     assert list(tmp_path.iterdir()) == []
+
+
+def _decode_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "vidkeys-decode" and t.is_alive()]
+
+
+def test_an_error_mid_video_stops_the_decoder_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing video must not leave its decoder running (on a closed source) until the
+    garbage collector frees the traceback: a batch over hundreds of videos would pile them up.
+    """
+    import vidkeys
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setattr("vidkeys.pipeline.head_pose", broken)
+    before = set(_decode_threads())
+    with pytest.raises(RuntimeError, match="solver exploded") as error:
+        for _ in vidkeys.process(SAMPLE):
+            pass
+    # The traceback (held by ``error``) keeps the pipeline's frame alive here.
+    assert error.traceback and set(_decode_threads()) <= before
 
 
 # --- the same source on every path (issue 9) --------------------------------

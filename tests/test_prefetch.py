@@ -35,9 +35,14 @@ def test_closing_early_stops_the_producer() -> None:
             yield i
             i += 1
 
+    def decoders() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "vidkeys-decode" and t.is_alive()}
+
+    before = decoders()  # another test's thread is not this one's to judge
     gen = prefetch(endless(), depth=2)
     assert next(gen) == 0
+    assert len(decoders() - before) == 1
     gen.close()
     count = len(produced)
     assert count <= 5  # bounded look-ahead
-    assert not any(t.name == "vidkeys-decode" and t.is_alive() for t in threading.enumerate())
+    assert not decoders() - before

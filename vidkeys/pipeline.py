@@ -32,6 +32,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -106,7 +107,14 @@ class VideoRun:
         self._iterated = True
         tracker = Tracker(self.config.tracker)
         clock = self.stage_seconds
-        with self.source, ThreadPoolExecutor(1, thread_name_prefix="vidkeys-detect") as pool:
+        # The decoder thread stops before the source closes, on an error too:
+        # closing() ends it here rather than whenever the garbage collector
+        # frees the traceback that holds this frame.
+        with (
+            self.source,
+            ThreadPoolExecutor(1, thread_name_prefix="vidkeys-detect") as pool,
+            closing(prefetch(self.source)) as frames,
+        ):
             self._pool = pool
             self._search: Future[np.ndarray] | None = None
             self._slice = 0  # the next slice of the search plan
@@ -114,7 +122,6 @@ class VideoRun:
             self._eager: list[SearchJob] = []  # slices due on the next frames (a new shot)
             self._cnn_seconds = 0.0  # cropping and CNN time within this frame's tracker step
             self._cuts = SceneCuts(self.config.cuts)
-            frames = prefetch(self.source)
             while True:
                 t0 = time.perf_counter()
                 frame = next(frames, None)
