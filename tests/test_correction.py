@@ -159,3 +159,52 @@ def test_eval_says_whether_the_answers_were_corrected(
     assert shipped["shape_correction"] and not plain["shape_correction"]
     assert "no shape correction" in format_report(plain)
     assert "no shape correction" not in format_report(shipped)
+
+
+def _people(n_people: int, copies: int, rng: np.random.Generator) -> tuple[list, np.ndarray]:
+    """Samples named as the data set names them: ``copies`` images of each person."""
+    from vidkeys.training.data import Sample
+
+    truth = np.repeat(_faces(n_people, rng), copies, axis=0)
+    names = [f"Person_{p}_{k:02d}.jpg" for p in range(n_people) for k in range(copies)]
+    return [Sample(name, t) for name, t in zip(names, truth, strict=True)], truth
+
+
+def test_cross_validation_learns_shape_not_people() -> None:
+    """A miss that follows the shape is learnt across folds; a miss peculiar to each
+    person is not, however many of that person's near-duplicate images there are."""
+    rng = np.random.default_rng(4)
+    samples, truth = _people(60, 5, rng)
+    shape = to_face(truth)
+    mouth_open = shape[:, 57:58, 1] - shape[:, 51:52, 1]
+    by_shape = np.zeros_like(shape)
+    by_shape[:, 57:60, 1] = by_shape[:, 65:68, 1] = -mouth_open / 3
+    answers = from_face(shape + by_shape, truth)
+    errors = correction.cross_validate(answers, truth, samples, 5, ranks=(0, 8), ridges=(0.1,))
+    assert set(errors) == {(0, 0.1), (8, 0.1)}
+    assert errors[8, 0.1] < errors[0, 0.1] / 5
+
+    per_person = np.repeat(rng.normal(0, 0.05, (60, 68, 2)), 5, axis=0)
+    answers = from_face(shape + per_person, truth)
+    raw = nme(answers, truth).mean()
+    in_sample = correction.fit_correction(answers, truth, rank=16, ridge=0.1)
+    assert nme(in_sample(answers), truth).mean() < 0.8 * raw  # it can memorise them...
+    cv = correction.cross_validate(answers, truth, samples, 5, ranks=(16,), ridges=(0.1,))
+    assert cv[16, 0.1] > 0.95 * raw  # ...but not predict a person it has not seen
+    with pytest.raises(VidkeysError, match="2 to 60 folds"):
+        correction.cross_validate(answers, truth, samples, 1)
+
+
+def test_correction_command_cross_validates_without_writing(
+    tiny_dataset: tuple[Path, Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    csv_path, images_dir, _ = tiny_dataset
+    weights = _tiny_weights(tmp_path / "m.pt")
+    before = weights.read_bytes(), weights.with_suffix(".onnx").read_bytes()
+    args = ["--csv", str(csv_path), "--images", str(images_dir), "--model", str(weights)]
+    correction.main([*args, "--cross-validate", "2"])
+    out = capsys.readouterr().out
+    assert "2-fold NME" in out and "uncorrected" in out
+    ranks = [int(line.split()[0]) for line in out.splitlines() if line.split()[0].isdigit()]
+    assert ranks and set(ranks) < set(correction.CV_RANKS)  # those the 2 folds' faces allow
+    assert (weights.read_bytes(), weights.with_suffix(".onnx").read_bytes()) == before
