@@ -17,7 +17,7 @@ from vidkeys.errors import VidkeysError
 from vidkeys.network import KeypointNet, ModelConfig, load_model, save_model
 from vidkeys.predictor import KeypointPredictor
 from vidkeys.training import correction
-from vidkeys.training.data import training_people_faces
+from vidkeys.training.data import Sample, training_people_faces
 from vidkeys.training.evaluate import evaluate, format_report, place_points
 from vidkeys.training.metrics import nme
 
@@ -161,10 +161,10 @@ def test_eval_says_whether_the_answers_were_corrected(
     assert "no shape correction" not in format_report(shipped)
 
 
-def _people(n_people: int, copies: int, rng: np.random.Generator) -> tuple[list, np.ndarray]:
+def _people(
+    n_people: int, copies: int, rng: np.random.Generator
+) -> tuple[list[Sample], np.ndarray]:
     """Samples named as the data set names them: ``copies`` images of each person."""
-    from vidkeys.training.data import Sample
-
     truth = np.repeat(_faces(n_people, rng), copies, axis=0)
     names = [f"Person_{p}_{k:02d}.jpg" for p in range(n_people) for k in range(copies)]
     return [Sample(name, t) for name, t in zip(names, truth, strict=True)], truth
