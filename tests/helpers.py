@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 import functools
+import threading
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
+
+from vidkeys.prefetch import THREAD_NAME
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "astronaut.mp4"
@@ -117,3 +120,8 @@ def draw_face(points: np.ndarray, size: int, rng: np.random.Generator) -> np.nda
     for x, y in points:
         cv2.circle(img, (round(x), round(y)), 2, 220, -1)
     return img
+
+
+def decoder_threads() -> set[threading.Thread]:
+    """The live background decoding threads (:func:`vidkeys.prefetch.prefetch`'s workers)."""
+    return {t for t in threading.enumerate() if t.name == THREAD_NAME and t.is_alive()}

@@ -17,7 +17,6 @@ import resource
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import PHOTO, SAMPLE, clip
+from tests.helpers import PHOTO, SAMPLE, clip, decoder_threads
 from vidkeys.batch import LOCK
 from vidkeys.batch_manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
@@ -275,10 +274,6 @@ def test_unexpected_error_is_one_line_and_debug_shows_it(
     assert list(tmp_path.iterdir()) == []
 
 
-def _decode_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "vidkeys-decode" and t.is_alive()]
-
-
 def test_an_error_mid_video_stops_the_decoder_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     """A failing video must not leave its decoder running (on a closed source) until the
     garbage collector frees the traceback: a batch over hundreds of videos would pile them up.
@@ -289,12 +284,12 @@ def test_an_error_mid_video_stops_the_decoder_thread(monkeypatch: pytest.MonkeyP
         raise RuntimeError("solver exploded")
 
     monkeypatch.setattr("vidkeys.pipeline.head_pose", broken)
-    before = set(_decode_threads())
+    before = decoder_threads()
     with pytest.raises(RuntimeError, match="solver exploded") as error:
         for _ in vidkeys.process(SAMPLE):
             pass
     # The traceback (held by ``error``) keeps the pipeline's frame alive here.
-    assert error.traceback and set(_decode_threads()) <= before
+    assert error.traceback and decoder_threads() <= before
 
 
 # --- the same source on every path (issue 9) --------------------------------

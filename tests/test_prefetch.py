@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
+from tests.helpers import decoder_threads
 from vidkeys.prefetch import prefetch
 
 
@@ -35,14 +34,11 @@ def test_closing_early_stops_the_producer() -> None:
             yield i
             i += 1
 
-    def decoders() -> set[threading.Thread]:
-        return {t for t in threading.enumerate() if t.name == "vidkeys-decode" and t.is_alive()}
-
-    before = decoders()  # another test's thread is not this one's to judge
+    before = decoder_threads()  # another test's thread is not this one's to judge
     gen = prefetch(endless(), depth=2)
     assert next(gen) == 0
-    assert len(decoders() - before) == 1
+    assert len(decoder_threads() - before) == 1
     gen.close()
     count = len(produced)
     assert count <= 5  # bounded look-ahead
-    assert not decoders() - before
+    assert not decoder_threads() - before

@@ -14,6 +14,8 @@ from typing import TypeVar
 
 T = TypeVar("T")
 _DONE = object()
+#: Name of the worker thread (one per :func:`prefetch` being iterated).
+THREAD_NAME = "vidkeys-decode"
 
 
 def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
@@ -40,7 +42,7 @@ def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
         except BaseException as exc:  # handed to the consumer
             q.put((_DONE, exc))
 
-    worker = threading.Thread(target=produce, name="vidkeys-decode", daemon=True)
+    worker = threading.Thread(target=produce, name=THREAD_NAME, daemon=True)
     worker.start()
     try:
         while True:
