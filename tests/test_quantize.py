@@ -11,7 +11,12 @@ import torch
 from vidkeys.network import KeypointNet, ModelConfig, save_model
 from vidkeys.predictor import KeypointPredictor, file_sha256, onnx_path
 from vidkeys.training.data import read_keypoints_csv, split_people
-from vidkeys.training.quantize import PRECISION_KEY, calibration_crops, quantize
+from vidkeys.training.quantize import (
+    PRECISION_KEY,
+    calibration_crops,
+    quantize,
+    quantize_graph,
+)
 
 
 def _ops(graph: Path) -> set[str]:
@@ -48,3 +53,9 @@ def test_quantized_graph_stays_in_step_with_its_weights(
     # Quantising again starts from the weights, not from the 8-bit graph: same bytes.
     first = graph.read_bytes()
     assert quantize(weights, crops).read_bytes() == first
+
+    # The same step on a graph with no weights file beside it (a benchmark's candidate).
+    alone = tmp_path / "alone" / "net.onnx"
+    alone.parent.mkdir()
+    onnx.save(float_graph, alone)
+    assert quantize_graph(alone, crops).read_bytes() == first

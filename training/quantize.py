@@ -56,6 +56,17 @@ def quantize(weights: Path, crops: np.ndarray, batch: int = 64) -> Path:
     The 32-bit graph is exported afresh from the ``.pt`` first, so running this
     twice, or after the ``.pt`` changed, quantises the current weights.
     """
+    from vidkeys.network import rewrite_graph
+
+    return quantize_graph(rewrite_graph(weights), crops, batch)
+
+
+def quantize_graph(graph: Path, crops: np.ndarray, batch: int = 64) -> Path:
+    """Replace the 32-bit ONNX graph ``graph`` by its 8-bit version, metadata kept.
+
+    :func:`quantize`'s step on any graph file, also one with no ``.pt`` (a
+    benchmark's candidate network).
+    """
     import onnx
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -65,9 +76,6 @@ def quantize(weights: Path, crops: np.ndarray, batch: int = 64) -> Path:
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from vidkeys.network import rewrite_graph
-
-    graph = rewrite_graph(weights)
     x = np.ascontiguousarray(crops, dtype=np.float32)[:, None]
 
     class Crops(CalibrationDataReader):
