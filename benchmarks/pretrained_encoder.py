@@ -63,8 +63,8 @@ from vidkeys.training.quantize import calibration_crops, quantize_graph
 from vidkeys.training.train import (
     TrainConfig,
     _batches,
-    keypoint_loss,
     predict_boxes,
+    training_step,
     warmup_cosine,
 )
 
@@ -239,13 +239,8 @@ def train(args: argparse.Namespace) -> None:
         for x, pts, label in _batches(
             train_idx, images, samples, boxes, rng, aug, CROP, cfg.batch_size
         ):
-            pred, logit = model(x.to(memory_format=torch.channels_last))
-            loss = keypoint_loss(pred, logit, label, [(1.0, pts)], cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
+            x = x.to(memory_format=torch.channels_last)
+            losses.append(training_step(model, opt, sched, x, pts, label, cfg))
         val = float(nme(predict_boxes(model, val_images, val_boxes, "cpu"), truth).mean())
         history.append(
             {

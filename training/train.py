@@ -106,6 +106,25 @@ def warmup_cosine(
     return torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
 
 
+def training_step(
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    x: torch.Tensor,
+    points: torch.Tensor,
+    label: torch.Tensor,
+    cfg: TrainConfig,
+) -> float:
+    """One optimiser step on a batch against its labels; returns the batch's loss."""
+    pred, logit = model(x)
+    loss = keypoint_loss(pred, logit, label, [(1.0, points)], cfg)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss.item()
+
+
 def _batches(indices, images, samples, boxes, rng, aug, size, batch_size):
     order = rng.permutation(indices)
     for start in range(0, len(order) - batch_size + 1, batch_size):
@@ -250,13 +269,7 @@ def train(
         for x, pts, label in bar:
             x = x.to(dev, memory_format=torch.channels_last)
             pts, label = pts.to(dev), label.to(dev)
-            pred, logit = model(x)
-            loss = keypoint_loss(pred, logit, label, [(1.0, pts)], cfg)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
+            losses.append(training_step(model, opt, sched, x, pts, label, cfg))
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         val = nme(predict_boxes(model, val_images, val_boxes, dev), val_truth)
         record = {
