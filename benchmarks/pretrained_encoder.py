@@ -30,13 +30,10 @@ on the training people, which ``KeypointPredictor`` serves like any other.
 from __future__ import annotations
 
 import argparse
-import copy
-import io
 import json
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -45,7 +42,7 @@ import torch
 from torch import nn
 
 from vidkeys.correction import META_KEY
-from vidkeys.network import ModelConfig, _conv_bn_relu, _soft_argmax, fuse_batch_norm
+from vidkeys.network import ModelConfig, _conv_bn_relu, _soft_argmax, onnx_bytes
 from vidkeys.predictor import KeypointPredictor
 from vidkeys.training.augment import AugmentConfig
 from vidkeys.training.correction import fit_correction
@@ -165,34 +162,6 @@ class PretrainedNet(nn.Module):
         return points, logit
 
 
-class _Serving(nn.Module):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.model.predict(x)
-
-
-def graph_bytes(model: nn.Module) -> bytes:
-    """The network, batch norms folded, as an ONNX graph like the shipped one's."""
-    fused = fuse_batch_norm(copy.deepcopy(model).cpu().eval())
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _Serving(fused),
-            (torch.zeros(1, 1, CROP, CROP),),
-            buffer,
-            input_names=["crops"],
-            output_names=["points", "logit", "peak"],
-            dynamic_axes={"crops": {0: "n"}},
-            opset_version=17,
-            dynamo=False,
-        )
-    return buffer.getvalue()
-
-
 def imagenet_file(given: Path | bool) -> Path:
     """``--imagenet FILE``, or torchvision's file in the installed weights package."""
     if isinstance(given, Path):
@@ -263,7 +232,7 @@ def write_graph(model: PretrainedNet, out: Path, meta: dict) -> Path:
     """The network's 32-bit graph alone, with the metadata ``KeypointPredictor`` reads."""
     import onnx
 
-    graph = onnx.load_from_string(graph_bytes(model))
+    graph = onnx.load_from_string(onnx_bytes(model))
     config = asdict(model.config)
     config["widths"] = list(config["widths"])
     for key, value in {"config": json.dumps(config), "meta": json.dumps(meta)}.items():
