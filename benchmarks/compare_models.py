@@ -1,7 +1,7 @@
 """Is one model really better than another on the held-out people? A paired bootstrap.
 
     python benchmarks/compare_models.py [--data DIR] [--fast] [--mean] [--jitter]
-        [--uncorrected] BASE.pt [OTHER.pt ...]
+        [--uncorrected] [--second-pass R.pt] BASE.pt [OTHER.pt ...]
 
 ``shipped`` names the shipped weights. Each model places the points of every
 held-out face as ``vidkeys eval --split val --boxes haar`` does (Haar boxes,
@@ -20,7 +20,9 @@ augmentation: its last pass averages the points of the crop and of
 :data:`JITTER`'s perturbed crops (rotated, scaled, shifted within the training
 jitter's range): what 11 times the CNN's work buys. ``--uncorrected`` puts
 each model without its shape correction (:mod:`vidkeys.correction`) first,
-so the differences printed are what the correction buys.
+so the differences printed are what the correction buys. ``--second-pass``
+adds each model with R placing the points of every pass after its first (a
+second-pass network, ``benchmarks/second_pass.py``).
 """
 
 from __future__ import annotations
@@ -104,6 +106,9 @@ def main() -> None:
     parser.add_argument(
         "--uncorrected", action="store_true", help="each model without its shape correction first"
     )
+    parser.add_argument(
+        "--second-pass", type=Path, default=None, help="also each model with R for later passes"
+    )
     args = parser.parse_args()
     if args.data is None:
         raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
@@ -131,6 +136,15 @@ def main() -> None:
     if args.jitter:
         for name, predictor in predictors.items():
             placed[f"{name} + jitter"] = jittered_points(predictor, faces, face_boxes)
+    if args.second_pass:
+        second = KeypointPredictor(args.second_pass, "cpu", mirror_test=not args.fast)
+        for name, predictor in predictors.items():
+            first = place_points(predictor, faces, face_boxes, 1)[0]
+            boxes = [box_from_points(p) for p in first]
+            later = max(1, TrackerConfig.new_face_passes - 1)
+            placed[f"{name}, then {args.second_pass.name}"] = place_points(
+                second, faces, boxes, later
+            )[0]
     if args.mean:
         placed["mean of all"] = mean_points(list(predictors.values()), faces, face_boxes)
     base = None

@@ -1,7 +1,9 @@
 """Training loop: AdamW, warm-up then cosine LR, checkpoints every epoch, resume.
 
-The best epoch by validation NME (held-out people, Haar boxes) is written to
-``--out``; ``OUT.ckpt`` beside it holds the full state a later run resumes from.
+The best epoch by validation NME (held-out people, cut as the training crops
+are: Haar boxes unless :attr:`TrainConfig.crop_from` says otherwise) is written
+to ``--out``; ``OUT.ckpt`` beside it holds the full state a later run resumes
+from.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ from vidkeys.training.data import (
 )
 from vidkeys.training.metrics import nme
 
+#: :attr:`TrainConfig.crop_from`'s values.
+CROP_SOURCES = ("haar", "points")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -58,6 +63,11 @@ class TrainConfig:
     #: Share of the training people to train on (a learning curve: would
     #: more data pay?); the held-out people stay the same.
     train_fraction: float = 1.0
+    #: Where every crop is cut: "haar", the cascade's box where it finds the
+    #: face (what a new face's first pass sees); "points", the box of the
+    #: labelled points (what a later pass sees, which crops from the points
+    #: placed before it: a second-pass network, ``benchmarks/second_pass.py``).
+    crop_from: str = "haar"
 
 
 def wing_loss(pred: torch.Tensor, target: torch.Tensor, w: float, eps: float) -> torch.Tensor:
@@ -191,12 +201,19 @@ def train(
     out = Path(out)
     ckpt_path = out.with_name(out.name + ".ckpt")
     _check_writable(out)  # before the data and the first epoch, not after
+    if cfg.crop_from not in CROP_SOURCES:
+        raise VidkeysError(
+            f"unknown crop source {cfg.crop_from!r}: use {' or '.join(CROP_SOURCES)}"
+        )
     aug = aug or AugmentConfig()
     dev = torch.device(resolve_device(device))
     torch.manual_seed(cfg.seed)
     samples = read_keypoints_csv(csv_path)
     images = load_images(samples, images_dir)
-    detected = cached_haar_boxes(csv_path, images, samples)
+    if cfg.crop_from == "haar":
+        detected = cached_haar_boxes(csv_path, images, samples)
+    else:
+        detected = [None] * len(samples)
     boxes = boxes_or_points(samples, detected)
     train_idx, val_idx = split_people(samples)
     if cfg.train_fraction < 1:
