@@ -2,7 +2,7 @@
 the box of points already placed (issue 13, session 13; not shipped).
 
     python benchmarks/second_pass.py --csv LABELS.csv --images DIR --out R.pt
-        [--init saved_models/vidkeys68.pt] [--epochs 40] [--lr 5e-4] [--jitter 0.03]
+        [--init saved_models/vidkeys68.pt] [--epochs 40] [--lr 5e-4] [--jitter 0.03] [--seed 0]
     python benchmarks/calibrate_peaks.py --data $D --model R.pt --write
     python -m vidkeys.training.correction --csv ... --images ... --model R.pt
     python -m vidkeys.training.quantize --csv ... --images ... --model R.pt
@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--init", type=Path, default=Path("saved_models/vidkeys68.pt"))
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--jitter", type=float, default=0.03, help="crop shift (share of the box) and scale sigma"
     )
@@ -45,7 +46,7 @@ def main() -> None:
         args.csv,
         args.images,
         args.out,
-        TrainConfig(epochs=args.epochs, lr=args.lr, crop_from="points"),
+        TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, crop_from="points"),
         aug=AugmentConfig(max_shift=args.jitter, scale_sigma=args.jitter),
         init=args.init,
         resume=True,
