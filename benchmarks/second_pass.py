@@ -2,7 +2,8 @@
 the box of points already placed (issue 13, session 13; not shipped).
 
     python benchmarks/second_pass.py --csv LABELS.csv --images DIR --out R.pt
-        [--init saved_models/vidkeys68.pt] [--epochs 40] [--lr 5e-4] [--jitter 0.03] [--seed 0]
+        [--init saved_models/vidkeys68.pt] [--scratch] [--epochs 40] [--lr 5e-4]
+        [--jitter 0.03] [--seed 0]
     python benchmarks/calibrate_peaks.py --data $D --model R.pt --write
     python -m vidkeys.training.correction --csv ... --images ... --model R.pt
     python -m vidkeys.training.quantize --csv ... --images ... --model R.pt
@@ -15,7 +16,9 @@ box, yet the shipped network was trained for the Haar box's wider spread
 (shift +-8 %, scale sigma 8 %). This fine-tunes it on crops cut from the
 labelled points' box (``TrainConfig.crop_from="points"``) with a spread of
 ``--jitter`` instead, the rest of the shipped recipe unchanged, so that it
-spends its capacity on the crops it would see there. ``--csv``: the labels
+spends its capacity on the crops it would see there. ``--scratch`` trains
+random weights of ``--init``'s shape instead (the shipped recipe: ``--lr
+2e-3 --epochs 300``). ``--csv``: the labels
 the shipped network learned (``make train``'s moved labels,
 ``runs/teacher_labels.csv``).
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vidkeys.network import load_model
 from vidkeys.training.augment import AugmentConfig
 from vidkeys.training.train import TrainConfig, train
 
@@ -35,6 +39,9 @@ def main() -> None:
     parser.add_argument("--images", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--init", type=Path, default=Path("saved_models/vidkeys68.pt"))
+    parser.add_argument(
+        "--scratch", action="store_true", help="random weights of --init's shape, not --init's"
+    )
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--seed", type=int, default=0)
@@ -42,13 +49,15 @@ def main() -> None:
         "--jitter", type=float, default=0.03, help="crop shift (share of the box) and scale sigma"
     )
     args = parser.parse_args()
+    shape = load_model(args.init)[0].config if args.scratch else None
     result = train(
         args.csv,
         args.images,
         args.out,
         TrainConfig(epochs=args.epochs, lr=args.lr, seed=args.seed, crop_from="points"),
+        shape,
         aug=AugmentConfig(max_shift=args.jitter, scale_sigma=args.jitter),
-        init=args.init,
+        init=None if args.scratch else args.init,
         resume=True,
     )
     print(
