@@ -34,6 +34,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -177,40 +178,70 @@ def imagenet_file(given: Path | bool) -> Path:
 def train(args: argparse.Namespace) -> None:
     cfg = TrainConfig(epochs=args.epochs, lr=args.lr)
     torch.manual_seed(cfg.seed)
-    aug = AugmentConfig()
-    samples = read_keypoints_csv(args.csv)
-    images = load_images(samples, args.images)
-    boxes = boxes_or_points(samples, cached_haar_boxes(args.csv, images, samples))
-    train_idx, val_idx = split_people(samples)
     model = PretrainedNet()
     if args.imagenet:
         model.load_imagenet(imagenet_file(args.imagenet))
     model = model.to(memory_format=torch.channels_last)
+    fit(model, args, cfg, channels_last=True)
+
+
+def fit(
+    model: nn.Module,
+    args: argparse.Namespace,
+    cfg: TrainConfig,
+    device: str = "cpu",
+    channels_last: bool = False,
+    start_fresh: Callable[[nn.Module, list, list, list, list], None] | None = None,
+) -> None:
+    """The shipped recipe on ``model`` (``args.csv``, ``args.images``, ``args.out``), resumable.
+
+    Crops are cut at ``model.config.crop_size``; the best epoch by held-out NME
+    (one pass, no mirror test) is saved to ``args.out``, every epoch to
+    ``OUT.ckpt``. ``start_fresh(model, samples, images, boxes, train_idx)``
+    runs once before the first epoch of a new run, whose figure is then
+    printed as epoch 0.
+    """
+    aug = AugmentConfig()
+    crop = model.config.crop_size
+    samples = read_keypoints_csv(args.csv)
+    images = load_images(samples, args.images)
+    boxes = boxes_or_points(samples, cached_haar_boxes(args.csv, images, samples))
+    train_idx, val_idx = split_people(samples)
+    val_images = [images[i] for i in val_idx]
+    val_boxes = [boxes[i] for i in val_idx]
+    truth = np.stack([samples[i].points for i in val_idx])
+
+    def held_out_nme() -> float:
+        return float(nme(predict_boxes(model, val_images, val_boxes, device), truth).mean())
+
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = len(train_idx) // cfg.batch_size
     sched = warmup_cosine(opt, cfg.epochs * steps, cfg.warmup_epochs * steps)
     ckpt = Path(f"{args.out}.ckpt")
     start, best, history = 0, float("inf"), []
     if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         start, best, history = state["epoch"], state["best"], state["history"]
-    val_images = [images[i] for i in val_idx]
-    val_boxes = [boxes[i] for i in val_idx]
-    truth = np.stack([samples[i].points for i in val_idx])
+    elif start_fresh is not None:
+        start_fresh(model, samples, images, boxes, train_idx)
+        history.append({"epoch": 0, "val_nme": held_out_nme()})
+        print(json.dumps(history[-1]), flush=True)
     t0 = time.time()
     for epoch in range(start, cfg.epochs):
         model.train()
         rng = np.random.default_rng([cfg.seed, epoch])
         losses = []
         for x, pts, label in _batches(
-            train_idx, images, samples, boxes, rng, aug, CROP, cfg.batch_size
+            train_idx, images, samples, boxes, rng, aug, crop, cfg.batch_size
         ):
-            x = x.to(memory_format=torch.channels_last)
+            if channels_last:
+                x = x.to(memory_format=torch.channels_last)
+            x, pts, label = x.to(device), pts.to(device), label.to(device)
             losses.append(training_step(model, opt, sched, x, pts, label, cfg))
-        val = float(nme(predict_boxes(model, val_images, val_boxes, "cpu"), truth).mean())
+        val = held_out_nme()
         history.append(
             {
                 "epoch": epoch + 1,
@@ -245,15 +276,21 @@ def write_graph(model: PretrainedNet, out: Path, meta: dict) -> Path:
 def export(args: argparse.Namespace) -> None:
     model = PretrainedNet()
     model.load_state_dict(torch.load(args.weights, map_location="cpu"))
-    csv, images_dir = args.data / "training_frames_keypoints.csv", args.data / "training"
-    predictor = KeypointPredictor(write_graph(model, args.out, {}), "cpu", correct=False)
+    export_graph(model, args.out, args.data, args.int8)
+
+
+def export_graph(model: nn.Module, out: Path, data: Path, int8: bool) -> None:
+    """``model``'s graph with a shape correction fitted on the training people [, 8-bit]."""
+    model.eval()
+    csv, images_dir = data / "training_frames_keypoints.csv", data / "training"
+    predictor = KeypointPredictor(write_graph(model, out, {}), "cpu", correct=False)
     samples, images, boxes = training_people_faces(csv, images_dir)
     points = place_points(predictor, images, boxes, batch_size=512)[0]
     correction = fit_correction(points, np.stack([s.points for s in samples]))
-    write_graph(model, args.out, {META_KEY: correction.to_meta()})
-    print(f"wrote {args.out} (shape correction fitted on {len(samples)} training faces)")
-    if args.int8:
-        quantize_graph(args.out, calibration_crops(csv, images_dir, CROP))
+    write_graph(model, out, {META_KEY: correction.to_meta()})
+    print(f"wrote {out} (shape correction fitted on {len(samples)} training faces)")
+    if int8:
+        quantize_graph(out, calibration_crops(csv, images_dir, model.config.crop_size))
         print("and made it 8-bit, as make train's quantise step does")
 
 
@@ -264,23 +301,38 @@ def speed(args: argparse.Namespace) -> None:
     """
     from vidkeys.network import load_model
 
+    speed_table(
+        {"shipped network": load_model(None)[0], "pretrained encoder": PretrainedNet()},
+        args.seconds,
+    )
+
+
+def speed_table(nets: dict[str, nn.Module], seconds: float, int8: bool = True) -> None:
+    """Print each network's faces/s as served (batch 32, mirror test), both cores and one thread."""
     rng = np.random.default_rng(0)
-    crops = rng.integers(0, 256, (32, CROP, CROP), dtype=np.uint8)
-    nets = {"shipped network": load_model(None)[0], "pretrained encoder": PretrainedNet()}
     with tempfile.TemporaryDirectory() as tmp:
         graphs = {}
         for i, (name, model) in enumerate(nets.items()):
-            graphs[f"{name}, 32-bit"] = write_graph(model.eval(), Path(tmp) / f"{i}.onnx", {})
-            eight = write_graph(model.eval(), Path(tmp) / f"{i}-int8.onnx", {})
-            graphs[f"{name}, 8-bit"] = quantize_graph(eight, np.concatenate([crops] * 2))
-        for name, graph in graphs.items():
+            size = model.config.crop_size
+            crops = rng.integers(0, 256, (32, size, size), dtype=np.uint8)
+            graphs[f"{name}, 32-bit"] = (
+                write_graph(model.eval(), Path(tmp) / f"{i}.onnx", {}),
+                crops,
+            )
+            if int8:
+                eight = write_graph(model.eval(), Path(tmp) / f"{i}-int8.onnx", {})
+                graphs[f"{name}, 8-bit"] = (
+                    quantize_graph(eight, np.concatenate([crops] * 2)),
+                    crops,
+                )
+        for name, (graph, crops) in graphs.items():
             rates = []
             for threads in (None, 1):
                 predictor = KeypointPredictor(graph, "cpu", threads, correct=False)
                 for _ in range(3):
                     predictor(crops)
                 n, t0 = 0, time.perf_counter()
-                while time.perf_counter() - t0 < args.seconds:
+                while time.perf_counter() - t0 < seconds:
                     predictor(crops)
                     n += len(crops)
                 rates.append(n / (time.perf_counter() - t0))
