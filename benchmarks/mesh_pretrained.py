@@ -36,7 +36,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pretrained_encoder import DATA, export_graph, fit, speed_table  # benchmarks/ is on sys.path
+from pretrained_encoder import (
+    DATA,
+    export_graph,
+    fit,
+    speed_table,
+    training_args,
+)  # benchmarks/ is on sys.path
 from torch import nn
 
 from vidkeys.crop import apply_matrix, cut_faces
@@ -51,6 +57,8 @@ TYPES = {0: np.float32, 1: np.float16, 2: np.int32}
 
 def mesh_bytes(path: Path) -> bytes:
     """The face mesh's TFLite file, from a MediaPipe wheel or as given."""
+    if not path.is_file():
+        raise SystemExit(f"error: {path} not found (pip download --no-deps mediapipe==0.10.14)")
     if path.suffix == ".whl":
         with zipfile.ZipFile(path) as wheel:
             return wheel.read(MESH_FILE)
@@ -72,7 +80,12 @@ class TFLiteCNN(nn.Module):
 
     def __init__(self, data: bytes) -> None:
         super().__init__()
-        import tflite
+        try:
+            import tflite
+        except ImportError:
+            raise SystemExit(
+                "error: pip install --no-deps tflite (it reads the mesh file)"
+            ) from None
 
         model = tflite.Model.GetRootAsModel(data, 0)
         graph = model.Subgraphs(0)
@@ -263,20 +276,13 @@ def main() -> None:
     mesh.add_argument(
         "--mesh", type=Path, required=True, help="mediapipe-0.10.14 wheel, or the .tflite"
     )
-    sp = sub.add_parser("speed", parents=[mesh], help="CNN faces/s, 32- and 8-bit graphs, untrained")
+    sp = sub.add_parser(
+        "speed", parents=[mesh], help="CNN faces/s, 32- and 8-bit graphs, untrained"
+    )
     sp.add_argument("--seconds", type=float, default=2.0)
     t = sub.add_parser("train", parents=[mesh], help="fine-tune the mesh (resumable)")
-    t.add_argument(
-        "--csv",
-        type=Path,
-        required=True,
-        help="labels (make train's moved ones, or the data set's)",
-    )
-    t.add_argument("--images", type=Path, default=DATA / "training")
-    t.add_argument("--epochs", type=int, default=39)
-    t.add_argument("--lr", type=float, default=3e-4)
+    training_args(t, epochs=39, lr=3e-4)
     t.add_argument("--device", default="cpu")
-    t.add_argument("--out", type=Path, required=True)
     e = sub.add_parser(
         "export", parents=[mesh], help="weights -> ONNX graph with a shape correction"
     )

@@ -339,19 +339,27 @@ def speed_table(nets: dict[str, nn.Module], seconds: float, int8: bool = True) -
             print(f"{name:30s} both cores {rates[0]:6,.0f} faces/s   one thread {rates[1]:6,.0f}")
 
 
+def training_args(parser: argparse.ArgumentParser, epochs: int, lr: float) -> None:
+    """The options :func:`fit` reads, and the schedule's length and learning rate."""
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        required=True,
+        help="labels: make train's moved ones (runs/teacher_labels.csv) for the shipped recipe",
+    )
+    parser.add_argument("--images", type=Path, default=DATA / "training")
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--out", type=Path, required=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sp = sub.add_parser("speed", help="CNN faces/s of both networks, untrained")
     sp.add_argument("--seconds", type=float, default=2.0)
     t = sub.add_parser("train", help="train the pretrained-encoder network (resumable)")
-    t.add_argument(
-        "--csv",
-        type=Path,
-        required=True,
-        help="labels: make train's moved ones (runs/teacher_labels.csv) for the shipped recipe",
-    )
-    t.add_argument("--images", type=Path, default=DATA / "training")
+    training_args(t, epochs=150, lr=1e-3)
     t.add_argument(
         "--imagenet",
         type=Path,
@@ -359,9 +367,6 @@ def main() -> None:
         help=f"torchvision's {IMAGENET_FILE} (default: from {WEIGHTS_PACKAGE})",
     )
     t.add_argument("--no-imagenet", dest="imagenet", action="store_false", help="random start")
-    t.add_argument("--epochs", type=int, default=150)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--out", type=Path, required=True)
     e = sub.add_parser("export", help="weights -> ONNX graph with a shape correction")
     e.add_argument("weights", type=Path)
     e.add_argument("out", type=Path)
