@@ -307,7 +307,7 @@ def speed(args: argparse.Namespace) -> None:
     )
 
 
-def speed_table(nets: dict[str, nn.Module], seconds: float, int8: bool = True) -> None:
+def speed_table(nets: dict[str, nn.Module], seconds: float) -> None:
     """Print each network's faces/s as served (batch 32, mirror test), both cores and one thread."""
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -319,12 +319,8 @@ def speed_table(nets: dict[str, nn.Module], seconds: float, int8: bool = True) -
                 write_graph(model.eval(), Path(tmp) / f"{i}.onnx", {}),
                 crops,
             )
-            if int8:
-                eight = write_graph(model.eval(), Path(tmp) / f"{i}-int8.onnx", {})
-                graphs[f"{name}, 8-bit"] = (
-                    quantize_graph(eight, np.concatenate([crops] * 2)),
-                    crops,
-                )
+            eight = write_graph(model.eval(), Path(tmp) / f"{i}-int8.onnx", {})
+            graphs[f"{name}, 8-bit"] = (quantize_graph(eight, np.concatenate([crops] * 2)), crops)
         for name, (graph, crops) in graphs.items():
             rates = []
             for threads in (None, 1):
