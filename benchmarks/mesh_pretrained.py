@@ -36,13 +36,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pretrained_encoder import (
-    DATA,
-    export_graph,
-    fit,
-    speed_table,
-    training_args,
-)  # benchmarks/ is on sys.path
+
+# benchmarks/ is on sys.path when run as a script
+from pretrained_encoder import DATA, export_graph, fit, speed_table, training_args
 from torch import nn
 
 from vidkeys.crop import apply_matrix, cut_faces
