@@ -14,7 +14,7 @@ from vidkeys.network import ModelConfig, load_model
 from vidkeys.predictor import KeypointPredictor
 from vidkeys.training.augment import AugmentConfig
 from vidkeys.training.evaluate import evaluate
-from vidkeys.training.train import TrainConfig, eye_scale, keypoint_loss, train
+from vidkeys.training.train import TrainConfig, train
 
 TINY = ModelConfig(crop_size=32, widths=(8, 16, 16, 32), decoder=16)
 
@@ -115,39 +115,3 @@ def test_a_second_pass_network_crops_from_the_points(
         train(csv_path, images, tmp_path / "x.pt", TrainConfig(crop_from="box"), TINY)
     with pytest.raises(AssertionError, match="cascade was run"):
         train(csv_path, images, tmp_path / "y.pt", TrainConfig(epochs=1), TINY, quiet=True)
-
-
-def test_the_eye_normalised_loss_weighs_faces_as_the_nme_does() -> None:
-    # Two faces, the second's eyes half as far apart (turned): the same error in
-    # crop pixels is twice the NME there, so the loss counts it twice.
-    face = torch.zeros(68, 2)
-    face[45, 0] = 20.0
-    narrow = face.clone()
-    narrow[45, 0] = 10.0
-    points = torch.stack([face, narrow])
-    assert torch.allclose(eye_scale(points), torch.tensor([0.75, 1.5]))
-    # A face seen side-on is floored instead of swamping the batch.
-    side_on = face.clone()
-    side_on[45, 0] = 0.5
-    assert eye_scale(torch.stack([face, side_on]))[1] == pytest.approx(1 / 0.4)
-
-    label = torch.ones(2)
-    logit = torch.full((2,), 5.0)
-    plain, normalised = TrainConfig(), TrainConfig(eye_normalised=True)
-    off_first = points.clone()
-    off_first[0] += 3.0  # the wide face misses by 3 px
-    off_second = points.clone()
-    off_second[1] += 3.0  # the narrow face misses by as much
-    targets = [(1.0, points)]
-    assert keypoint_loss(off_first, logit, label, targets, plain) == pytest.approx(
-        keypoint_loss(off_second, logit, label, targets, plain).item()
-    )
-    assert keypoint_loss(off_second, logit, label, targets, normalised) > keypoint_loss(
-        off_first, logit, label, targets, normalised
-    )
-    # Faces of one eye distance: the same loss as without it.
-    same = torch.stack([face, face])
-    moved = same + 2.0
-    assert keypoint_loss(moved, logit, label, [(1.0, same)], normalised) == pytest.approx(
-        keypoint_loss(moved, logit, label, [(1.0, same)], plain).item()
-    )

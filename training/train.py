@@ -68,29 +68,15 @@ class TrainConfig:
     #: labelled points (what a later pass sees, which crops from the points
     #: placed before it: a second-pass network, ``benchmarks/second_pass.py``).
     crop_from: str = "haar"
-    #: Scale each face's point errors by the batch's mean outer-eye distance
-    #: over the face's own before the wing loss, so that the loss weighs faces
-    #: as the NME does: a turned face, whose eyes sit close together in the
-    #: crop, counts for more than its crop pixels say.
-    eye_normalised: bool = False
 
 
-def wing_loss(
-    pred: torch.Tensor,
-    target: torch.Tensor,
-    w: float,
-    eps: float,
-    scale: torch.Tensor | None = None,
-) -> torch.Tensor:
+def wing_loss(pred: torch.Tensor, target: torch.Tensor, w: float, eps: float) -> torch.Tensor:
     """Wing loss (Feng et al. 2018): log-shaped for small errors, L1 for large ones.
 
     It keeps pulling on the small residual errors that L2 ignores, which is
-    where the last percent of NME lies. ``scale`` (one number a face)
-    multiplies each face's errors first.
+    where the last percent of NME lies.
     """
     err = (pred - target).abs()
-    if scale is not None:
-        err = err * scale[:, None, None]
     c = w - w * math.log1p(w / eps)
     return torch.where(err < w, w * torch.log1p(err / eps), err - c).mean()
 
@@ -111,23 +97,10 @@ def keypoint_loss(
     loss = cfg.face_loss_weight * torch.nn.functional.binary_cross_entropy_with_logits(logit, label)
     pos = label > 0.5
     if pos.any():  # a batch of negatives only has no points to place
-        scale = eye_scale(targets[0][1][pos]) if cfg.eye_normalised else None
         for weight, points in targets:
             if weight:
-                loss = loss + weight * wing_loss(
-                    pred[pos], points[pos], cfg.wing_w, cfg.wing_eps, scale
-                )
+                loss = loss + weight * wing_loss(pred[pos], points[pos], cfg.wing_w, cfg.wing_eps)
     return loss
-
-
-def eye_scale(points: torch.Tensor, floor: float = 0.4) -> torch.Tensor:
-    """Each face's weight for an eye-normalised loss: the mean outer-eye distance
-    (points 36, 45) of ``points`` (faces x 68 x 2) over the face's own, its
-    distance floored at ``floor`` x the mean so that a face seen side-on (eyes
-    almost on top of each other) cannot swamp the batch."""
-    eyes = (points[:, 36] - points[:, 45]).norm(dim=1)
-    mean = eyes.mean()
-    return mean / eyes.clamp(min=floor * mean)
 
 
 def warmup_cosine(
