@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 
 from vidkeys.config import DetectorConfig, PipelineConfig, TrackerConfig
-from vidkeys.detect import HaarDetector
+from vidkeys.haar import HaarDetector
 from vidkeys.jobs import annotate_file, export_file
 from vidkeys.pipeline import VideoRun
 from vidkeys.sources import FrameSource

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from vidkeys.crop import cut_faces
-from vidkeys.detect import HaarDetector
+from vidkeys.haar import HaarDetector
 from vidkeys.predictor import KeypointPredictor, default_weights, onnx_path
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "astronaut.png"

@@ -12,8 +12,8 @@ import torch
 from tests.helpers import PHOTO, template_points
 from vidkeys.correction import META_KEY, ShapeCorrection, from_face, to_face
 from vidkeys.crop import crop, crop_matrix
-from vidkeys.detect import HaarDetector
 from vidkeys.errors import VidkeysError
+from vidkeys.haar import HaarDetector
 from vidkeys.network import KeypointNet, ModelConfig, load_model, save_model
 from vidkeys.predictor import KeypointPredictor
 from vidkeys.training import correction

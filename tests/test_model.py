@@ -12,8 +12,8 @@ import torch
 
 from tests.helpers import ASTRONAUT_REFERENCE, PHOTO
 from vidkeys.crop import apply_matrix, crop, crop_matrix, invert_matrix
-from vidkeys.detect import HaarDetector
 from vidkeys.errors import VidkeysError
+from vidkeys.haar import HaarDetector
 from vidkeys.mirror import LABEL_SHIFT, flip_points
 from vidkeys.network import (
     KeypointNet,

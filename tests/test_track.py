@@ -7,8 +7,14 @@ import numpy as np
 from tests.helpers import template_points
 from vidkeys.config import TrackerConfig
 from vidkeys.crop import box_from_points
+from vidkeys.detect import Detections
 from vidkeys.smooth import OneEuroFilter
 from vidkeys.track import Tracker, iou
+
+
+def _same(n: int) -> np.ndarray:
+    """Looks of ``n`` faces that all look alike (likeness 1)."""
+    return np.ones((n, 1))
 
 
 def _face(x: float) -> np.ndarray:
@@ -27,10 +33,15 @@ def _step(tracker: Tracker, frame: int, detections: list[np.ndarray], conf: list
         first = [] if calls else conf[: len(tracker.live())]
         calls.append(len(boxes))
         scores = np.array(first + [0.95] * (len(boxes) - len(first)))
-        return np.array(pts).reshape(-1, 68, 2), scores, np.ones((len(boxes), 68))
+        return (
+            np.array(pts).reshape(-1, 68, 2),
+            scores,
+            np.ones((len(boxes), 68)),
+            _same(len(boxes)),
+        )
 
     boxes = np.array([box_from_points(p) for p in detections]).reshape(-1, 4)
-    return tracker.step(frame, frame / 30, boxes, keypoints)
+    return tracker.step(frame, frame / 30, Detections.from_boxes(boxes), keypoints)
 
 
 def test_ids_are_stable_and_survive_a_short_gap() -> None:
@@ -77,8 +88,13 @@ def _step_boxes(
     return tracker.step(
         frame,
         frame / 30,
-        boxes,
-        lambda b: (np.stack([face] * len(b)), np.full(len(b), 0.95), np.ones((len(b), 68))),
+        Detections.from_boxes(boxes),
+        lambda b: (
+            np.stack([face] * len(b)),
+            np.full(len(b), 0.95),
+            np.ones((len(b), 68)),
+            _same(len(b)),
+        ),
         cut,
     )
 
@@ -110,8 +126,13 @@ def test_new_faces_need_a_higher_score_than_followed_ones() -> None:
     found = tracker.step(
         0,
         0.0,
-        box_from_points(face)[None],
-        lambda b: (np.stack([face] * len(b)), np.full(len(b), between), np.ones((len(b), 68))),
+        Detections.from_boxes(box_from_points(face)[None]),
+        lambda b: (
+            np.stack([face] * len(b)),
+            np.full(len(b), between),
+            np.ones((len(b), 68)),
+            _same(len(b)),
+        ),
     )
     assert found == []  # enough to keep a track alive, but not to start one
 

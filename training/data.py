@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from vidkeys.config import DetectorConfig
 from vidkeys.crop import box_from_points
-from vidkeys.detect import HaarDetector
 from vidkeys.errors import VidkeysError
+from vidkeys.haar import HaarDetector
 from vidkeys.predictor import N_POINTS
 
 #: Data-set images are small (72-494 px) and mostly face: Haar searches them

@@ -7,7 +7,8 @@ again from the box of its own points (``passes``, by default the tracker's
 in a video gets). A face the detector misses counts as a failure.
 ``boxes="haar"`` is OpenCV's default frontal cascade, the boxes training crops
 from; ``boxes="search"`` is the face search ``vidkeys`` runs on a photo
-(frontal ``alt2`` and profile cascades, small faces in tiles).
+(``detector``: YuNet by default, its first crop from its five points; or
+Haar's video search: frontal ``alt2`` and profile cascades, small faces in tiles).
 ``boxes="oracle"`` crops from the labelled points instead and so measures the
 CNN alone. ``mirror=True`` evaluates on left-right
 mirrored copies of the images (labels mirrored and swapped to match): a
@@ -23,13 +24,14 @@ import numpy as np
 from vidkeys.confidence import SUCCESS_THRESHOLD, landmark_confidence
 from vidkeys.config import DetectorConfig, PipelineConfig, TrackerConfig
 from vidkeys.crop import box_from_points, cut_faces, to_frame
-from vidkeys.detect import FaceSearch
+from vidkeys.detect import face_search
 from vidkeys.errors import VidkeysError
 from vidkeys.mirror import flip_points
 from vidkeys.predictor import KeypointPredictor
 from vidkeys.training.data import (
     Sample,
     cached_haar_boxes,
+    haar_boxes,
     load_images,
     match_detection,
     read_keypoints_csv,
@@ -52,6 +54,7 @@ def evaluate(
     mirror: bool = False,
     passes: int = TrackerConfig.new_face_passes,
     mirror_test: bool = PipelineConfig.mirror_test,
+    detector: str = DetectorConfig.detector,
 ) -> dict:
     """Return n, missed, NME mean/median, failure rate and AUC@10% as a dict."""
     if split not in SPLITS:
@@ -72,12 +75,45 @@ def evaluate(
             for s, im in zip(samples, images, strict=True)
         ]
         images = [np.ascontiguousarray(im[:, ::-1]) for im in images]
+    result = measure(predictor, images, samples, boxes, detector, passes, csv_path, batch_size)
+    return {
+        **result,
+        "split": split,
+        "boxes": boxes if boxes != "search" else f"search ({detector})",
+        "mirror": mirror,
+        "passes": passes,
+        "mirror_test": mirror_test,
+        "shape_correction": predictor.correction is not None,
+    }
+
+
+def measure(
+    predictor: KeypointPredictor,
+    images: list[np.ndarray],
+    samples: list[Sample],
+    boxes: str = "haar",
+    detector: str = DetectorConfig.detector,
+    passes: int = TrackerConfig.new_face_passes,
+    csv_path: Path | str | None = None,
+    batch_size: int = 256,
+) -> dict:
+    """Missed faces, NME, failures, AUC and confidence figures of ``images`` against
+    their labels, the points placed as vidkeys places a new face's (see :func:`evaluate`).
+
+    ``csv_path`` caches Haar's boxes of a data set beside its CSV (``boxes="haar"``);
+    ``batch_size`` is the most crops per CNN call.
+    """
     if boxes == "haar":
-        found = cached_haar_boxes(csv_path, images, samples)
+        found = (
+            cached_haar_boxes(csv_path, images, samples)
+            if csv_path is not None
+            else haar_boxes(images, samples)
+        )
     elif boxes == "search":
-        search = FaceSearch(DetectorConfig())
+        search = face_search(DetectorConfig(detector=detector))
         found = [
-            match_detection(search(im), s.points) for im, s in zip(images, samples, strict=True)
+            match_detection(search(im).start_boxes(), s.points)
+            for im, s in zip(images, samples, strict=True)
         ]
     else:
         found = [box_from_points(s.points) for s in samples]
@@ -105,12 +141,6 @@ def evaluate(
         **confidence_figures(np.array(conf), errors[hit] if hit else np.zeros(0)),
         # The pipeline's own confidence (lower of face score and mean peak), for comparison.
         "raw_conf_nme_spearman": spearman(np.array(raw), errors[hit] if hit else np.zeros(0)),
-        "split": split,
-        "boxes": boxes,
-        "mirror": mirror,
-        "passes": passes,
-        "mirror_test": mirror_test,
-        "shape_correction": predictor.correction is not None,
     }
 
 

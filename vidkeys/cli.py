@@ -55,6 +55,8 @@ def _value(choice: Any) -> Any:
 Device = _choices("Device", "auto", "cpu", "cuda")
 Split = _choices("Split", "all", "val")
 Boxes = _choices("Boxes", "haar", "search", "oracle")
+Detector = _choices("Detector", "yunet", "haar")
+_DEFAULT_DETECTOR = Detector(DetectorConfig.detector)
 # The one option that names a setting by its opposite: "fast" is the mirror test off.
 Fast = Annotated[
     bool,
@@ -283,9 +285,12 @@ def evaluate(
         Boxes,
         typer.Option(
             help="haar: default frontal cascade (training's boxes); search: vidkeys' own "
-            "face search on a photo; oracle: crop from the labels."
+            "face search on a photo (--detector); oracle: crop from the labels."
         ),
     ] = Boxes.haar,
+    detector: Annotated[
+        Detector, typer.Option(help="The face search of --boxes search.")
+    ] = _DEFAULT_DETECTOR,
     passes: Annotated[
         int,
         typer.Option(
@@ -314,6 +319,7 @@ def evaluate(
             mirror=mirror,
             passes=passes,
             mirror_test=not fast,
+            detector=_value(detector),
         )
         typer.echo(json.dumps(result) if as_json else format_report(result))
 
@@ -372,6 +378,15 @@ def _setting(config: object, name: str, kind: type, flag: str, **limits: Any) ->
 
 # Options every video command shares, as (name, annotated type, default).
 _PIPELINE_OPTIONS = [
+    (
+        "detector",
+        Annotated[
+            Detector, typer.Option("--detector", help=option_help(DetectorConfig, "detector"))
+        ],
+        _DEFAULT_DETECTOR,
+    ),
+    _setting(_DETECT, "detector_model", Path | None, "--detector-model"),
+    _setting(_DETECT, "min_score", float, "--min-score", min=0.01, max=0.99),
     _setting(_RUN, "detect_every", int, "--detect-every", min=1),
     _setting(_DETECT, "scale_factor", float, "--scale-factor", min=1.001),
     _setting(_DETECT, "min_neighbors", int, "--min-neighbors", min=0),
@@ -418,6 +433,9 @@ def pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
         config = PipelineConfig(
             detector=dataclasses.replace(
                 _DETECT,
+                detector=_value(o["detector"]),
+                detector_model=o["detector_model"],
+                min_score=o["min_score"],
                 scale_factor=o["scale_factor"],
                 min_neighbors=o["min_neighbors"],
                 min_size=o["min_size"],

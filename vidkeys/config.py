@@ -19,14 +19,19 @@ def _opt(default: object, text: str) -> object:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Haar parameters, and the width frames are shrunk to before detection.
+    """Which face detector, its parameters, and the width frames are shrunk to.
 
+    ``detector`` is ``yunet`` (a small CNN OpenCV runs, shipped; the default)
+    or ``haar`` (OpenCV's cascades, the detector vidkeys started from).
     Detection is the slowest stage and its cost grows with frame area, while
-    a face at half a frame's resolution is still far above Haar's 24 px
-    window. ``detect_width=None`` (auto) therefore searches at half the frame
+    a face at half a frame's resolution is still large enough for either
+    detector. ``detect_width=None`` (auto) therefore searches at half the frame
     width, kept within 320-960 px: 640x360 is searched at 320 px wide,
-    1920x1080 at 960. Smaller faces are searched at full resolution in tiles
-    (``small_faces``), a slice at a time.
+    1920x1080 at 960. Smaller faces are searched at full resolution in tiles,
+    a slice at a time.
+
+    ``min_score`` is the YuNet score a detection needs; the keypoint CNN's own
+    confidence then gates it again (``TrackerConfig.new_confidence``).
 
     ``min_neighbors`` is 3, not OpenCV's 5: on youtube-faces-68's held-out
     people 5 misses 3.5 % of the faces and 3 misses 0.9 %; the extra false
@@ -35,17 +40,17 @@ class DetectorConfig:
     image Haar sees; Haar's own window is 24 px, so smaller values do nothing.
     """
 
+    detector: str = _opt("yunet", "Face detector: yunet (a small CNN) or haar (cascades).")
+    detector_model: Path | None = field(
+        default=None, metadata={"help": "YuNet ONNX graph (default: shipped)."}
+    )
+    min_score: float = _opt(0.3, "YuNet score a face needs, 0-1.")
     scale_factor: float = _opt(1.1, "Haar scale step.")
     min_neighbors: int = _opt(3, "Haar min neighbours.")
     min_size: int = _opt(24, "Smallest face, px (as searched).")
     detect_width: int | None = _opt(
-        None, "Shrink frames to this width for the frontal and profile searches (0: auto, half)."
+        None, "Shrink frames to this width for the whole-frame searches (0: auto, half)."
     )
-    #: Also search turned faces with the profile cascade (both ways).
-    profiles: bool = True
-    #: Also search the full-resolution frame, in tiles, for faces too small
-    #: for the shrunk search (only when the detection width is below the frame's).
-    small_faces: bool = True
 
 
 @dataclass
@@ -69,6 +74,12 @@ class TrackerConfig:
     #: the second pass took NME from 4.53 to 4.46 % and failures from 2.61 to
     #: 2.32 % (``benchmarks/bench_refine.py``); ``vidkeys eval`` does the same.
     new_face_passes: int = 2
+    #: A followed face whose look (:mod:`vidkeys.likeness`) matches its previous
+    #: frame's less than this is someone else: its track ends, a new one starts.
+    #: On the real clips 1 pair of consecutive frames in 1,393 of one face
+    #: scores under 0.7; 97 % of changes between held-out people do
+    #: (``benchmarks/bench_video_nme.py --canvas black`` counts ids carried).
+    min_likeness: float = 0.7
     #: A lost face keeps its id this many frames, if it was seen in at least
     #: ``min_hits`` frames (a one-frame track is dropped at once).
     max_gap: int = 15

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from vidkeys.pose import FACE_3D
+
 #: Side of the square crop the CNN takes, in pixels.
 CROP_SIZE = 96
 #: Crop side as a multiple of the Haar box width. Haar's box is tight around
@@ -41,6 +43,33 @@ def box_from_points(points: np.ndarray) -> np.ndarray:
     cx = (x0 + x1) / 2
     cy = (y0 + y1) / 2 - BOX_ABOVE_POINTS * w
     return np.array([cx - w / 2, cy - w / 2, w, w])
+
+
+#: Where YuNet's five points (right eye, left eye, nose tip, right and left
+#: mouth corner) sit on the mean face of :data:`vidkeys.pose.FACE_3D` (mm,
+#: the same frame as its x, y). Remade by ``python -m vidkeys.training.yunet_points``.
+YUNET_POINTS = np.array([[-30.8, -40.7], [30.8, -40.7], [0.0, -4.6], [-25.7, 24.7], [25.7, 24.7]])
+
+
+def box_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """The :func:`box_from_points` box of a face known by YuNet's five points.
+
+    The mean face is moved onto the five points (a similarity transform:
+    position, size, roll) and boxed as its 68 points would be, so a new
+    face's first crop is cut as every later one is.
+    """
+    src = YUNET_POINTS
+    dst = np.asarray(landmarks, np.float64).reshape(5, 2)
+    # Least-squares similarity (Umeyama, no reflection) from src to dst.
+    ms, md = src.mean(axis=0), dst.mean(axis=0)
+    a, b = src - ms, dst - md
+    cov = b.T @ a / len(src)
+    u, s, vt = np.linalg.svd(cov)
+    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
+    rot = u @ d @ vt
+    k = float(np.trace(np.diag(s) @ d) / a.var(axis=0).sum())
+    shape = (FACE_3D[:, :2] - ms) @ (k * rot).T + md
+    return box_from_points(shape)
 
 
 def crop_matrix(

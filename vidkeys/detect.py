@@ -1,29 +1,126 @@
-"""Face detection with OpenCV's Haar cascades: frontal faces, profiles, small faces.
+"""Face detection: what every detector returns, and the search a video run uses.
 
-:class:`HaarDetector` is one frontal search of a whole frame (training data,
-stills). :class:`FaceSearch` is what video runs use: frontal and profile
-cascades, and small faces searched at full resolution in tiles, cut into
-slices of about equal cost so the pipeline can spread one search over frames.
+A detector answers with :class:`Detections`: boxes, the five points (eyes,
+nose tip, mouth corners) where the detector gives them, and scores.
+:func:`face_search` builds the search a run uses: YuNet (the default, a small
+CNN that OpenCV runs, :mod:`vidkeys.yunet`) or OpenCV's Haar cascades
+(:mod:`vidkeys.haar`). Both cut a frame's search into slices of about equal
+cost (:class:`SearchJob`), so the pipeline can spread one search over frames.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-import cv2
 import numpy as np
 
 from vidkeys.config import DetectorConfig
+from vidkeys.crop import box_from_landmarks
 from vidkeys.errors import VidkeysError
 
-CASCADE_FILE = "haarcascade_frontalface_default.xml"
+DETECTORS = ("yunet", "haar")
 
 
-def _check(config: DetectorConfig) -> None:
-    if config.scale_factor <= 1.0:
-        raise VidkeysError(f"scale factor must be > 1, got {config.scale_factor}")
-    if config.min_neighbors < 0 or config.min_size < 1:
-        raise VidkeysError("min neighbours must be >= 0 and min size >= 1")
+@dataclass(frozen=True)
+class Detections:
+    """Faces a detector found in one frame, frame pixels.
+
+    ``boxes`` ``(n, 4)`` ``(x, y, w, h)`` as the detector draws them;
+    ``landmarks`` ``(n, 5, 2)``: right eye, left eye (the person's), nose tip,
+    right and left mouth corner, NaN where the detector gives none (Haar);
+    ``scores`` ``(n,)``. Index with an int array or a boolean mask.
+    """
+
+    boxes: np.ndarray
+    landmarks: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Detections:
+        return cls(np.zeros((0, 4)), np.zeros((0, 5, 2)), np.zeros(0))
+
+    @classmethod
+    def from_boxes(cls, boxes: np.ndarray) -> Detections:
+        """Boxes alone (a detector without points), each with score 1."""
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        return cls(boxes, np.full((len(boxes), 5, 2), np.nan), np.ones(len(boxes)))
+
+    @classmethod
+    def concat(cls, parts: list[Detections]) -> Detections:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return cls.empty()
+        return cls(
+            np.concatenate([p.boxes for p in parts]),
+            np.concatenate([p.landmarks for p in parts]),
+            np.concatenate([p.scores for p in parts]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.boxes)
+
+    def __getitem__(self, index: object) -> Detections:
+        return Detections(self.boxes[index], self.landmarks[index], self.scores[index])
+
+    def start_boxes(self) -> np.ndarray:
+        """The box each face's first crop is cut from ``(n, 4)``.
+
+        The keypoint CNN learnt from crops around a Haar-like box of the 68
+        points (:func:`vidkeys.crop.box_from_points`); a face with five points
+        gets that box from them (:func:`vidkeys.crop.box_from_landmarks`),
+        one without keeps the detector's (Haar's is that box already).
+        """
+        out = self.boxes.copy()
+        for i, marks in enumerate(self.landmarks):
+            if np.isfinite(marks).all():
+                out[i] = box_from_landmarks(marks)
+        return out
+
+
+@dataclass(frozen=True)
+class SearchJob:
+    """One slice of a frame's face search: a scale and a region, for one model.
+
+    ``kind`` names what runs: ``"frontal"``, ``"profile"`` (``mirrored``: the
+    flipped frame, for faces turned the other way) for Haar; ``"yunet"``.
+    ``region`` is ``(x0, y0, x1, y1)`` in frame pixels, ``None`` for the whole
+    frame; ``max_size`` caps the face size searched (frame px, 0: no cap).
+    """
+
+    kind: str = "frontal"
+    mirrored: bool = False
+    scale: float = 1.0
+    region: tuple[int, int, int, int] | None = None
+    max_size: int = 0
+
+
+class FaceSearch(Protocol):
+    """A frame's face search, whole or in slices (not thread-safe: one call at a time)."""
+
+    config: DetectorConfig
+
+    def plan(self, width: int, height: int) -> list[SearchJob]:
+        """The slices that together search a ``width x height`` frame completely."""
+        ...
+
+    def __call__(self, gray: np.ndarray, jobs: list[SearchJob] | None = None) -> Detections:
+        """The faces ``jobs`` find (default: the whole plan), overlaps merged."""
+        ...
+
+
+def face_search(config: DetectorConfig | None = None) -> FaceSearch:
+    """The search of ``config.detector`` (``yunet`` or ``haar``)."""
+    config = config or DetectorConfig()
+    if config.detector == "yunet":
+        from vidkeys.yunet import YuNetSearch
+
+        return YuNetSearch(config)
+    if config.detector == "haar":
+        from vidkeys.haar import HaarSearch
+
+        return HaarSearch(config)
+    raise VidkeysError(f"unknown detector {config.detector!r}: use {' or '.join(DETECTORS)}")
 
 
 def auto_detect_width(frame_width: int) -> int:
@@ -31,163 +128,31 @@ def auto_detect_width(frame_width: int) -> int:
     return min(frame_width, max(320, min(960, frame_width // 2)))
 
 
-class HaarDetector:
-    """Finds face boxes ``(x, y, w, h)`` in grayscale frames, in frame pixels."""
+def tiles(width: int, height: int, scale: float, biggest: int) -> list[tuple[int, int, int, int]]:
+    """Overlapping full-resolution regions covering a frame searched at ``scale``.
 
-    def __init__(self, config: DetectorConfig | None = None) -> None:
-        self.config = config or DetectorConfig()
-        _check(self.config)
-        self._cascade = _load_cascade(CASCADE_FILE)
-
-    def __call__(self, gray: np.ndarray) -> np.ndarray:
-        """Return an ``(n, 4)`` float array of face boxes, largest first."""
-        cfg = self.config
-        h, w = gray.shape[:2]
-        target = cfg.detect_width or auto_detect_width(w)
-        f = 1.0
-        if w > target:
-            f = target / w
-            gray = cv2.resize(gray, (target, round(h * f)), interpolation=cv2.INTER_AREA)
-        boxes = self._cascade.detectMultiScale(
-            gray,
-            scaleFactor=cfg.scale_factor,
-            minNeighbors=cfg.min_neighbors,
-            minSize=(cfg.min_size, cfg.min_size),
-        )
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) / f
-        return boxes[np.argsort(-boxes[:, 2], kind="stable")]
-
-
-#: Video runs search frontal faces with the ``alt2`` cascade: on the real
-#: clips it finds a frontal face with glasses the default one misses in 6 of
-#: 10 frames, and gives a tenth of the false boxes (0.1 against 0.9 a frame).
-#: Training and ``vidkeys eval`` keep the default one (the crop rule was
-#: measured on its boxes); a new face's crop is settled from its points.
-VIDEO_CASCADE_FILE = "haarcascade_frontalface_alt2.xml"
-PROFILE_FILE = "haarcascade_profileface.xml"
-
-
-def _load_cascade(name: str) -> cv2.CascadeClassifier:
-    path = cv2.data.haarcascades + name
-    cascade = cv2.CascadeClassifier(path)
-    if cascade.empty():
-        raise VidkeysError(f"cannot load the Haar cascade {path}")
-    return cascade
-
-
-@dataclass(frozen=True)
-class SearchJob:
-    """One slice of a frame's face search: a cascade, a scale, a region.
-
-    ``profile`` faces turned to one side (OpenCV's profile cascade knows only
-    left-facing profiles, so ``mirrored`` searches the flipped frame for the
-    other side). ``region`` is ``(x0, y0, x1, y1)`` in frame pixels, ``None``
-    for the whole frame; ``max_size`` caps the face size searched (frame px,
-    0: no cap).
+    As many tiles as the full-resolution area over the shrunk search's, so one
+    tile costs about one shrunk search; they overlap by ``biggest`` px (the
+    largest face they look for), so no such face is cut in two.
     """
+    n = max(1, round(1.0 / scale))
+    out = []
+    for i in range(n):
+        for j in range(n):
+            x0 = max(0, i * width // n - biggest // 2)
+            y0 = max(0, j * height // n - biggest // 2)
+            x1 = min(width, (i + 1) * width // n + biggest // 2)
+            y1 = min(height, (j + 1) * height // n + biggest // 2)
+            out.append((x0, y0, x1, y1))
+    return out
 
-    profile: bool = False
-    mirrored: bool = False
-    scale: float = 1.0
-    region: tuple[int, int, int, int] | None = None
-    max_size: int = 0
 
-
-def search_plan(config: DetectorConfig, width: int, height: int) -> list[SearchJob]:
-    """The slices that together search a ``width x height`` frame completely.
-
-    First the frontal search at the detection width (every face from about
-    twice ``min_size`` up), then profiles both ways at that width; then, when
-    the detection width is below the frame's, the frame at full resolution in
-    overlapping tiles for the faces too small for the shrunk search. Each
-    slice costs about as much as the first, so the pipeline can run one per
-    frame in the background and complete the cycle every ``len(plan)`` frames.
-    """
-    scale = min(1.0, (config.detect_width or auto_detect_width(width)) / width)
-    frontal = SearchJob(scale=scale)
-    others = []
-    if config.profiles:
-        others += [SearchJob(profile=True, scale=scale), SearchJob(True, True, scale)]
-    if scale < 1.0 and config.small_faces:
-        # The shrunk search finds faces from min_size / scale px, but misses
-        # many up to twice that (a sharp 70 px face at half scale is 35 px,
-        # barely above Haar's window); tiles search up to that size and
-        # overlap by it, so no such face is cut in two. Tile count: the
-        # full-resolution area over the shrunk search's (one slice's cost).
-        biggest = int(np.ceil(2 * config.min_size / scale))
-        n = max(1, round(1.0 / scale))
-        for i in range(n):
-            for j in range(n):
-                x0 = max(0, i * width // n - biggest // 2)
-                y0 = max(0, j * height // n - biggest // 2)
-                x1 = min(width, (i + 1) * width // n + biggest // 2)
-                y1 = min(height, (j + 1) * height // n + biggest // 2)
-                others.append(SearchJob(region=(x0, y0, x1, y1), max_size=biggest))
-    # The frontal slice every other frame: most faces are frontal and large.
-    jobs = [frontal]
+def interleave(first: SearchJob, others: list[SearchJob]) -> list[SearchJob]:
+    """``first`` every other slice: most faces are found by the whole-frame search."""
+    jobs = [first]
     for other in others:
-        jobs += [other, frontal]
+        jobs += [other, first]
     return jobs[:-1] if others else jobs
-
-
-class FaceSearch:
-    """Frontal and profile Haar searches over a frame, whole or in slices.
-
-    Not thread-safe: one search at a time per object (OpenCV's cascades keep
-    state while they run).
-    """
-
-    def __init__(self, config: DetectorConfig | None = None) -> None:
-        self.config = config or DetectorConfig()
-        _check(self.config)
-        self._frontal = _load_cascade(VIDEO_CASCADE_FILE)
-        self._profile = _load_cascade(PROFILE_FILE) if self.config.profiles else None
-        self._plans: dict[tuple[int, int], list[SearchJob]] = {}
-
-    def plan(self, width: int, height: int) -> list[SearchJob]:
-        """The search slices for this frame size (see :func:`search_plan`)."""
-        key = (width, height)
-        if key not in self._plans:
-            self._plans[key] = search_plan(self.config, width, height)
-        return self._plans[key]
-
-    def __call__(self, gray: np.ndarray, jobs: list[SearchJob] | None = None) -> np.ndarray:
-        """Boxes ``(n, 4)`` found by ``jobs`` (default: the whole plan), overlaps merged."""
-        h, w = gray.shape[:2]
-        jobs = list(dict.fromkeys(self.plan(w, h) if jobs is None else jobs))
-        found = [self._run(gray, job) for job in jobs]
-        return merge_boxes(np.concatenate(found) if found else np.zeros((0, 4)))
-
-    def _run(self, gray: np.ndarray, job: SearchJob) -> np.ndarray:
-        cfg = self.config
-        x0, y0 = 0, 0
-        image = gray
-        if job.region is not None:
-            x0, y0, x1, y1 = job.region
-            image = gray[y0:y1, x0:x1]
-        if job.mirrored:
-            image = image[:, ::-1]
-        h, w = image.shape[:2]
-        if job.scale < 1.0:
-            size = (max(1, round(w * job.scale)), max(1, round(h * job.scale)))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        else:
-            image = np.ascontiguousarray(image)
-        cascade = self._profile if job.profile else self._frontal
-        max_size = round(job.max_size * job.scale) if job.max_size else 0
-        boxes = cascade.detectMultiScale(
-            image,
-            scaleFactor=cfg.scale_factor,
-            minNeighbors=cfg.min_neighbors,
-            minSize=(cfg.min_size, cfg.min_size),
-            maxSize=(max_size, max_size),
-        )
-        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) / job.scale
-        if job.mirrored:
-            boxes[:, 0] = w / job.scale - boxes[:, 0] - boxes[:, 2]
-        boxes[:, 0] += x0
-        boxes[:, 1] += y0
-        return boxes
 
 
 def overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -213,11 +178,15 @@ def overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 SAME_FACE = 0.5
 
 
-def merge_boxes(boxes: np.ndarray) -> np.ndarray:
-    """Keep the largest of each group of boxes on one face (largest first)."""
-    boxes = boxes[np.argsort(-boxes[:, 2], kind="stable")]
+def merge(found: Detections, by_score: bool = False) -> Detections:
+    """Keep one detection of each group on one face: the largest, or the best scored.
+
+    Sorted by what was kept on: width (Haar's scores are all 1) or score.
+    """
+    key = -found.scores if by_score else -found.boxes[:, 2]
+    found = found[np.argsort(key, kind="stable")]
     keep: list[int] = []
-    for i in range(len(boxes)):
-        if not keep or overlap(boxes[i], boxes[keep]).max() < SAME_FACE:
+    for i in range(len(found)):
+        if not keep or overlap(found.boxes[i], found.boxes[keep]).max() < SAME_FACE:
             keep.append(i)
-    return boxes[keep]
+    return found[np.array(keep, np.intp)]

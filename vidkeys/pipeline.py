@@ -42,8 +42,9 @@ from vidkeys.confidence import landmark_confidence
 from vidkeys.config import PipelineConfig
 from vidkeys.crop import box_from_points, cut_faces, to_frame
 from vidkeys.cuts import SceneCuts
-from vidkeys.detect import FaceSearch, SearchJob
+from vidkeys.detect import Detections, SearchJob, face_search
 from vidkeys.errors import VidkeysError
+from vidkeys.likeness import looks
 from vidkeys.pose import head_pose
 from vidkeys.predictor import KeypointPredictor, shared_predictor
 from vidkeys.prefetch import prefetch
@@ -84,7 +85,7 @@ class VideoRun:
             self.config.cnn_threads,
             self.config.mirror_test,
         )
-        self.search = FaceSearch(self.config.detector)
+        self.search = face_search(self.config.detector)
         # fps: an image folder's or frame iterable's rate; start/end: a window, in seconds.
         self.source = open_source(source, gray=not keep_images, fps=fps, start=start, end=end)
         self.info: SourceInfo = self.source.info
@@ -116,7 +117,7 @@ class VideoRun:
             closing(prefetch(self.source)) as frames,
         ):
             self._pool = pool
-            self._search: Future[np.ndarray] | None = None
+            self._search: Future[Detections] | None = None
             self._slice = 0  # the next slice of the search plan
             self._idle = 0  # frames in a row with no face followed
             self._eager: list[SearchJob] = []  # slices due on the next frames (a new shot)
@@ -173,8 +174,8 @@ class VideoRun:
 
     def _keypoints(
         self, gray: np.ndarray, boxes: list[np.ndarray]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Points (frame pixels), face and point confidences of the crops of ``boxes``.
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Points (frame pixels), face and point confidences, and looks of the crops of ``boxes``.
 
         A face's confidence is the lower of the network's face score and its
         points' mean confidence: the face score alone calls a light switch or
@@ -186,15 +187,15 @@ class VideoRun:
         conf = np.minimum(score, point_conf.mean(axis=1))
         points = to_frame(points.astype(np.float64), mats)
         self._cnn_seconds += time.perf_counter() - t0
-        return points, conf, point_conf
+        return points, conf, point_conf, looks(gray, points)
 
-    def _detect(self, gray: np.ndarray, whole: bool, following: bool) -> np.ndarray:
+    def _detect(self, gray: np.ndarray, whole: bool, following: bool) -> Detections:
         """Boxes to hand the tracker on this frame (see the module notes).
 
         ``whole``: a new shot (first frame, scene cut): search it now.
         """
         pending, self._search = self._search, None
-        boxes = pending.result() if pending is not None else np.zeros((0, 4))
+        boxes = pending.result() if pending is not None else Detections.empty()
         plan = self.search.plan(gray.shape[1], gray.shape[0])
         if whole and self._eager:
             # Another cut while the last one's searches still run: a flash or
@@ -215,7 +216,7 @@ class VideoRun:
             # the next few: a three-quarter view at a cut, found 2 frames on).
             job = self._eager.pop(0)
             if not following:
-                return np.concatenate([boxes, self.search(gray, [job])])
+                return Detections.concat([boxes, self.search(gray, [job])])
             self._search = self._pool.submit(self.search, gray, [job])
             return boxes
         if not following:
@@ -227,7 +228,7 @@ class VideoRun:
                 return boxes
             jobs = [plan[0], plan[self._slice]]
             self._slice = (self._slice + 1) % len(plan)
-            return np.concatenate([boxes, self.search(gray, jobs)])
+            return Detections.concat([boxes, self.search(gray, jobs)])
         self._idle = 0
         if self.frames % self.config.detect_every == 0:
             job = plan[self._slice]

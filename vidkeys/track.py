@@ -16,7 +16,8 @@ import numpy as np
 
 from vidkeys.config import TrackerConfig
 from vidkeys.crop import box_from_points
-from vidkeys.detect import SAME_FACE, overlap
+from vidkeys.detect import SAME_FACE, Detections, overlap
+from vidkeys.likeness import likeness
 from vidkeys.smooth import OneEuroFilter
 
 
@@ -44,6 +45,8 @@ class Track:
     #: This frame's per-point confidence ``(68,)``, see ``KeypointPredictor``.
     point_confidence: np.ndarray
     last_frame: int
+    #: What the face looked like in its last frame (:func:`vidkeys.likeness.looks`).
+    look: np.ndarray
     filter: OneEuroFilter | None = None
     misses: int = 0
     hits: int = 0
@@ -75,8 +78,9 @@ class Track:
 
 
 #: What the tracker asks of the CNN: crop these boxes of this frame, return
-#: points (frame pixels), face confidences and per-point confidences.
-Keypoints = Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray, np.ndarray]]
+#: points (frame pixels), face confidences, per-point confidences and each
+#: face's look (:func:`vidkeys.likeness.looks`).
+Keypoints = Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -95,7 +99,7 @@ class Tracker:
         self,
         frame: int,
         timestamp: float,
-        detections: np.ndarray,
+        detections: Detections,
         keypoints: Keypoints,
         cut: bool = False,
     ) -> list[Track]:
@@ -104,25 +108,42 @@ class Tracker:
 
         At a ``cut`` every track ends first: whoever is there now gets a new
         id. Followed faces are cropped where their points say
-        (:attr:`Track.crop_box`), detections from their boxes; a new face's
-        points are then predicted a second time from their own box, since a
+        (:attr:`Track.crop_box`), detections from their boxes. A followed face
+        that no longer looks like itself (``min_likeness``) is someone else:
+        its track ends and the face there is a new one. A new face's points
+        are then predicted a second time from their own box, since a
         detector box frames a face differently from the points' box every
         later frame is cropped from.
         """
         if cut:
             self.tracks = []
         followed = self.live()
-        new, revived = self._new_boxes(detections)
-        points, conf, point_conf = keypoints([t.crop_box for t in followed] + list(new))
+        new, revived = self._new_boxes(detections.start_boxes())
+        points, conf, point_conf, look = keypoints([t.crop_box for t in followed] + list(new))
+        changed = [
+            i
+            for i, t in enumerate(followed)
+            if conf[i] >= self.config.min_confidence
+            and likeness(t.look, look[i]) < self.config.min_likeness
+        ]
+        if changed:
+            # Followed faces first, then the changed ones as new faces, then detections.
+            order = [i for i in range(len(followed)) if i not in changed] + changed
+            order += list(range(len(followed), len(points)))
+            points, conf, point_conf, look = (a[order] for a in (points, conf, point_conf, look))
+            for i in changed:
+                self.tracks.remove(followed[i])
+            revived = [None] * len(changed) + revived
+            followed = [t for i, t in enumerate(followed) if i not in changed]
         k = len(followed)
-        for _ in range(self.config.new_face_passes - 1 if len(new) else 0):
-            points[k:], conf[k:], point_conf[k:] = keypoints(
+        for _ in range(self.config.new_face_passes - 1 if len(points) > k else 0):
+            points[k:], conf[k:], point_conf[k:], look[k:] = keypoints(
                 [box_from_points(p) for p in points[k:]]
             )
-        return self._update(frame, timestamp, followed, revived, points, conf, point_conf)
+        return self._update(frame, timestamp, followed, revived, points, conf, point_conf, look)
 
     def _new_boxes(self, detections: np.ndarray) -> tuple[np.ndarray, list[Track | None]]:
-        """Split detections: those that belong to a live track are dropped.
+        """Split detections' start boxes: those that belong to a live track are dropped.
 
         Returns the remaining boxes and, per box, a lost track it may revive
         (matched by overlap with the track's last box) or ``None`` for a new face.
@@ -158,6 +179,7 @@ class Tracker:
         points: np.ndarray,
         confidence: np.ndarray,
         point_confidence: np.ndarray,
+        look: np.ndarray,
     ) -> list[Track]:
         """Record this frame's CNN results; return the tracks found in it (by id).
 
@@ -167,24 +189,26 @@ class Tracker:
         cfg = self.config
         found: list[Track] = []
         n = len(followed)
-        for track, pts, conf, pconf in zip(
-            followed, points[:n], confidence[:n], point_confidence[:n], strict=True
+        for track, pts, conf, pconf, lk in zip(
+            followed, points[:n], confidence[:n], point_confidence[:n], look[:n], strict=True
         ):
             if conf >= cfg.min_confidence:
-                self._observe(track, pts, float(conf), pconf, frame, timestamp)
+                self._observe(track, pts, float(conf), pconf, lk, frame, timestamp)
                 found.append(track)
             else:
                 track.misses = 1
-        for old, pts, conf, pconf in zip(
-            revived, points[n:], confidence[n:], point_confidence[n:], strict=True
+        for old, pts, conf, pconf, lk in zip(
+            revived, points[n:], confidence[n:], point_confidence[n:], look[n:], strict=True
         ):
             if conf < (cfg.min_confidence if old is not None else cfg.new_confidence):
                 continue  # a false detection, or a face too poor to track
             if old is None:
-                old = Track(self._next_id, pts, pts, float(conf), pconf, frame, self._new_filter())
+                old = Track(
+                    self._next_id, pts, pts, float(conf), pconf, frame, lk, self._new_filter()
+                )
                 self._next_id += 1
                 self.tracks.append(old)
-            self._observe(old, pts, float(conf), pconf, frame, timestamp)
+            self._observe(old, pts, float(conf), pconf, lk, frame, timestamp)
             found.append(old)
         found = self._drop_duplicates(found)
         for t in self.tracks:
@@ -202,13 +226,21 @@ class Tracker:
         return OneEuroFilter(cfg.min_cutoff, cfg.beta) if cfg.smooth else None
 
     def _observe(
-        self, track: Track, pts: np.ndarray, conf: float, pconf: np.ndarray, frame: int, t: float
+        self,
+        track: Track,
+        pts: np.ndarray,
+        conf: float,
+        pconf: np.ndarray,
+        look: np.ndarray,
+        frame: int,
+        t: float,
     ) -> None:
         if track.misses > 0 and track.filter is not None:
             track.filter = self._new_filter()  # after a gap, do not drag old points along
         track.observe(pts)
         track.confidence = conf
         track.point_confidence = pconf
+        track.look = look
         track.misses = 0
         track.hits += 1
         track.last_frame = frame

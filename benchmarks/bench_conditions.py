@@ -1,0 +1,150 @@
+"""Missed faces, NME, failures and confidence, held-out people under roll, blur, dark and more.
+
+    python benchmarks/bench_conditions.py [--data DIR] [--detector yunet|haar] [--limit N]
+        [--only NAME ...] [--model WEIGHTS] [--fast]
+
+The held-out people of ``youtube-faces-68`` (``--data``, default
+``$VIDKEYS_DATA``), each image changed by one condition at a time, labels
+moved with the image: rolled 15 / 30 / 45 degrees (canvas grown and padded by
+replication, nothing cut), shrunk to a face about 40 px wide, horizontal
+motion blur (kernel 12 % of the face width), dark (gamma 2.2, contrast x0.35,
+Gaussian noise sigma 6), a dark bar over mouth and chin, JPEG quality 12.
+For each: faces missed by vidkeys' face search (``--detector``), NME (% of the
+outer-eye-corner distance) of the faces found, failures (NME > 10 % or
+missed), and the rank correlation of the CSV's confidence with NME; then the
+same with crops from the labels (oracle boxes: the CNN alone). Points are
+placed as ``vidkeys eval --boxes search`` places them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vidkeys.config import DetectorConfig
+from vidkeys.predictor import KeypointPredictor
+from vidkeys.training.data import Sample, load_images, read_keypoints_csv, split_people
+from vidkeys.training.evaluate import measure
+
+Condition = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+
+
+def face_width(points: np.ndarray) -> float:
+    return float(np.ptp(points[:, 0]))
+
+
+def roll(degrees: float) -> Condition:
+    """The image turned in its plane, on a canvas grown to hold all of it."""
+
+    def apply(image: np.ndarray, points: np.ndarray, rng: np.random.Generator):
+        h, w = image.shape[:2]
+        m = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+        cos, sin = abs(m[0, 0]), abs(m[0, 1])
+        nw, nh = int(np.ceil(w * cos + h * sin)), int(np.ceil(w * sin + h * cos))
+        m[:, 2] += ((nw - w) / 2, (nh - h) / 2)
+        out = cv2.warpAffine(image, m, (nw, nh), borderMode=cv2.BORDER_REPLICATE)
+        return out, points @ m[:, :2].T + m[:, 2]
+
+    return apply
+
+
+def small(image: np.ndarray, points: np.ndarray, rng: np.random.Generator):
+    """Shrunk so the face (the points' width) is about 40 px."""
+    k = min(1.0, 40.0 / face_width(points))
+    out = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+    return out, (points + 0.5) * k - 0.5
+
+
+def blur(image: np.ndarray, points: np.ndarray, rng: np.random.Generator):
+    """Horizontal motion blur, kernel 12 % of the face width."""
+    n = max(3, round(0.12 * face_width(points)))
+    kernel = np.full((1, n), 1.0 / n, np.float32)
+    return cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REPLICATE), points
+
+
+def dark(image: np.ndarray, points: np.ndarray, rng: np.random.Generator):
+    """Gamma 2.2, contrast x0.35, sensor noise sigma 6 (grey levels)."""
+    x = (image.astype(np.float64) / 255.0) ** 2.2 * 255.0 * 0.35
+    x += rng.normal(0.0, 6.0, x.shape)
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8), points
+
+
+def mouth_covered(image: np.ndarray, points: np.ndarray, rng: np.random.Generator):
+    """A dark bar over mouth and chin (a microphone, a hand)."""
+    out = image.copy()
+    x0, x1 = points[:, 0].min(), points[:, 0].max()
+    top = points[33, 1] + 0.3 * (points[51, 1] - points[33, 1])
+    bottom = points[8, 1] + 0.05 * face_width(points)
+    out[max(0, int(top)) : int(np.ceil(bottom)), max(0, int(x0)) : int(np.ceil(x1))] = 20
+    return out, points
+
+
+def jpeg(image: np.ndarray, points: np.ndarray, rng: np.random.Generator):
+    """JPEG at quality 12."""
+    _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 12])
+    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED), points
+
+
+def upright(image: np.ndarray, points: np.ndarray, rng: np.random.Generator):
+    return image, points
+
+
+CONDITIONS: dict[str, Condition] = {
+    "upright": upright,
+    "roll 15": roll(15),
+    "roll 30": roll(30),
+    "roll 45": roll(45),
+    "40 px": small,
+    "blur": blur,
+    "dark": dark,
+    "mouth covered": mouth_covered,
+    "jpeg 12": jpeg,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=os.environ.get("VIDKEYS_DATA"))
+    parser.add_argument("--detector", default=DetectorConfig.detector, choices=("yunet", "haar"))
+    parser.add_argument("--limit", type=int, default=0, help="images (0: all held-out)")
+    parser.add_argument("--only", nargs="*", default=None, help="conditions to run")
+    parser.add_argument("--model", type=Path, default=None, help="weights (default: shipped)")
+    parser.add_argument("--fast", action="store_true", help="no mirror test")
+    args = parser.parse_args()
+    if args.data is None:
+        raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
+    samples = read_keypoints_csv(args.data / "training_frames_keypoints.csv")
+    _, val = split_people(samples)
+    samples = [samples[i] for i in val][: args.limit or None]
+    images = load_images(samples, args.data / "training")
+    predictor = KeypointPredictor(args.model, "cpu", mirror_test=not args.fast)
+    print(f"{len(samples)} held-out faces; face search: {args.detector}")
+    print(
+        f"{'condition':14s} {'missed':>7s} {'NME':>6s} {'fail':>6s} {'rho':>6s}"
+        f"   oracle: {'NME':>6s} {'fail':>6s} {'rho':>6s}"
+    )
+    for name, condition in CONDITIONS.items():
+        if args.only and name not in args.only:
+            continue
+        rng = np.random.default_rng(0)
+        changed = [condition(im, s.points, rng) for im, s in zip(images, samples, strict=True)]
+        ims = [im for im, _ in changed]
+        labels = [Sample(s.name, p) for s, (_, p) in zip(samples, changed, strict=True)]
+        found = measure(predictor, ims, labels, "search", args.detector)
+        oracle = measure(predictor, ims, labels, "oracle")
+        print(
+            f"{name:14s} {100 * found['missed'] / found['n']:6.1f}% "
+            f"{100 * found['nme_mean']:5.2f}% {100 * found['failure_rate']:5.1f}% "
+            f"{found['conf_nme_spearman']:+.2f}   oracle: {100 * oracle['nme_mean']:5.2f}% "
+            f"{100 * oracle['failure_rate']:5.1f}% {oracle['conf_nme_spearman']:+.2f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
