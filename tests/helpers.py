@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import functools
+import subprocess
+import sys
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -125,3 +127,24 @@ def draw_face(points: np.ndarray, size: int, rng: np.random.Generator) -> np.nda
 def decoder_threads() -> set[threading.Thread]:
     """The live background decoding threads (:func:`vidkeys.prefetch.prefetch`'s workers)."""
     return {t for t in threading.enumerate() if t.name == THREAD_NAME and t.is_alive()}
+
+
+def run_cli(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """The real command, in its own process (exit codes, stderr, tracebacks as a user sees)."""
+    return subprocess.run(
+        [sys.executable, "-m", "vidkeys.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def one_error(stderr: str, *words: str) -> str:
+    """Exactly one ``error:`` line, no traceback; returns the line."""
+    assert "Traceback" not in stderr, stderr
+    lines = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1, stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]

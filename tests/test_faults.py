@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import PHOTO, SAMPLE, clip, decoder_threads
+from tests.helpers import PHOTO, SAMPLE, clip, decoder_threads, one_error, run_cli
 from vidkeys.batch import LOCK
 from vidkeys.batch_manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
@@ -36,27 +36,6 @@ from vidkeys.network import load_model
 from vidkeys.predictor import KeypointPredictor
 
 runner = CliRunner()
-
-
-def run_cli(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    """The real command, in its own process (exit codes, stderr, tracebacks as a user sees)."""
-    return subprocess.run(
-        [sys.executable, "-m", "vidkeys.cli", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
-def one_error(stderr: str, *words: str) -> str:
-    """Exactly one ``error:`` line, no traceback; returns the line."""
-    assert "Traceback" not in stderr, stderr
-    lines = [ln for ln in stderr.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
 
 
 def no_litter(*folders: Path) -> None:

@@ -6,6 +6,7 @@ extras into a fresh venv and runs it from another folder.
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import zipfile
@@ -18,6 +19,8 @@ import vidkeys
 from tests.helpers import PHOTO, REPO
 from vidkeys.cli import app
 from vidkeys.predictor import DEFAULT_WEIGHTS, _cuda_driver_present, onnx_path
+from vidkeys.yunet import MODEL_FILE as YUNET_FILE
+from vidkeys.yunet import MODEL_SHA256 as YUNET_SHA256
 
 runner = CliRunner()
 
@@ -77,6 +80,10 @@ def test_wheel_carries_weights_and_graph_and_installs_nothing_generic(tmp_path: 
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
         metadata = z.read(f"{dist_info}/METADATA").decode()
+        detector = z.read(f"vidkeys/saved_models/{YUNET_FILE}")
+        licence = z.read("vidkeys/saved_models/LICENSE-yunet").decode()
+    assert hashlib.sha256(detector).hexdigest() == YUNET_SHA256
+    assert "MIT License" in licence and "Shiqi Yu" in licence
     assert {n.split("/")[0] for n in names} == {"vidkeys", dist_info}  # no top-level training
     for name in ("vidkeys68.pt", "vidkeys68.onnx", "README.md"):
         assert f"vidkeys/saved_models/{name}" in names

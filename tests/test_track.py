@@ -154,3 +154,32 @@ def test_one_euro_smooths_noise_and_follows_motion() -> None:
     g = OneEuroFilter()
     moving = [g(np.array([5.0 * t]), t / 30, scale=100) for t in range(60)]
     assert abs(moving[-1][0] - 5.0 * 59) < 5.0  # 150 px/s followed within a frame's motion
+
+
+def test_a_face_that_stops_looking_like_itself_gets_a_new_id() -> None:
+    """The same place, another person (no cut): the old track ends, the face starts anew."""
+    tracker = Tracker(TrackerConfig(smooth=False))
+    face = _face(100)
+    person_a, person_b = np.eye(2)  # two looks with likeness 0
+    calls: list[int] = []
+
+    def keypoints(look: np.ndarray):
+        def cnn(boxes: list[np.ndarray]):
+            calls.append(len(boxes))
+            n = len(boxes)
+            return np.stack([face] * n), np.full(n, 0.95), np.ones((n, 68)), np.stack([look] * n)
+
+        return cnn
+
+    none = Detections.empty()
+    first = tracker.step(
+        0, 0.0, Detections.from_boxes(box_from_points(face)[None]), keypoints(person_a)
+    )
+    assert [t.face_id for t in first] == [0]
+    assert [t.face_id for t in tracker.step(1, 1 / 30, none, keypoints(person_a))] == [0]
+    calls.clear()
+    swapped = tracker.step(2, 2 / 30, none, keypoints(person_b))
+    assert [t.face_id for t in swapped] == [1]
+    assert calls == [1, 1]  # followed once, then placed again from its own points as a new face
+    assert [t.face_id for t in tracker.tracks] == [1]  # the old track is gone, not lost
+    assert [t.face_id for t in tracker.step(3, 3 / 30, none, keypoints(person_b))] == [1]

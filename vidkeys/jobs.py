@@ -17,14 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
 import numpy as np
 from tqdm import tqdm
 
 from vidkeys.annotate import Annotator
 from vidkeys.atomic import AtomicOutputs
 from vidkeys.config import PipelineConfig
-from vidkeys.errors import VidkeysError
+from vidkeys.errors import VidkeysError, ffmpeg_errors
 from vidkeys.export import KeypointSink
 from vidkeys.naming import TAG, media_suffix, output_path
 from vidkeys.pipeline import VideoRun
@@ -104,7 +103,7 @@ def writing(name: Path) -> Iterator[None]:
     """Turn a failed write (disk full, read-only, gone) into one error naming the output."""
     try:
         yield
-    except (OSError, av.FFmpegError) as exc:
+    except (OSError, *ffmpeg_errors()) as exc:
         if isinstance(exc, BrokenPipeError) and str(name) == "-":
             raise  # the reader of stdout went away: the CLI ends quietly
         reason = getattr(exc, "strerror", None) or str(exc).strip() or type(exc).__name__

@@ -254,12 +254,16 @@ def _with_options(config: PipelineConfig, options: dict[str, object]) -> Pipelin
 
     ``detect_every=1`` sets a :class:`PipelineConfig` field, ``smooth=False``
     one of its ``tracker``, ``detect_width=640`` one of its ``detector``, and so
-    on; the caller's objects are never changed.
+    on (``detector="haar"`` names the detector); the caller's objects are never
+    changed.
     """
     parts = {"detector": {}, "tracker": {}, "cuts": {}, "": {}}
     for key, value in options.items():
         if key == "model":
             key = "weights"  # the CLI's name for it
+        if key == "detector" and isinstance(value, str):
+            parts["detector"]["detector"] = value  # the detector's name, not its settings
+            continue
         owner = next(
             (
                 name

@@ -19,13 +19,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-import av
 import cv2
 import numpy as np
 
-from vidkeys.errors import VidkeysError
+from vidkeys.errors import VidkeysError, ffmpeg_errors
+
+if TYPE_CHECKING:
+    import av
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 VIDEO_EXTS = frozenset(
@@ -208,6 +211,8 @@ class FrameSource:
         return max(0, self.expected - self.decoded)
 
     def _open_video(self, fps: float | None) -> SourceInfo:
+        import av
+
         if fps is not None:
             raise VidkeysError(
                 f"{self.label}: --fps is for image folders (and the API's frame iterables); "
@@ -273,6 +278,8 @@ class FrameSource:
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         """The decoder's frames; undecodable packets are counted, a broken container ends it."""
+        import av
+
         assert self._container is not None
         packets = self._container.demux(self._container.streams.video[0])
         while True:
@@ -391,6 +398,8 @@ class FrameSource:
         self, window: _Window, stream: av.video.stream.VideoStream, start: int | None
     ) -> bool:
         """Jump to the keyframe before ``--start`` in a local file; True if done."""
+        import av
+
         # Local files only: a URL's server may not take ranges (decoding on drops the rest).
         if not window.start or self.url or self.stdin or stream.time_base is None:
             return False
@@ -426,7 +435,7 @@ class FrameSource:
         """Release the decoder (safe while another thread is decoding)."""
         with self._lock:
             if self._container is not None:
-                with contextlib.suppress(av.FFmpegError, OSError):
+                with contextlib.suppress(*ffmpeg_errors(), OSError):
                     self._container.close()
                 self._container = None
 
@@ -522,7 +531,7 @@ def _first_line(exc: BaseException) -> str:
 
 def _open_error(path: Path, exc: BaseException) -> str:
     """Why a file could not be opened as a video, in words (no errno numbers)."""
-    if isinstance(exc, (av.FFmpegError, UnicodeDecodeError)) or getattr(exc, "errno", None) in (
+    if isinstance(exc, (*ffmpeg_errors(), UnicodeDecodeError)) or getattr(exc, "errno", None) in (
         None,
         errno.EINVAL,
     ):

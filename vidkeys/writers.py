@@ -10,7 +10,6 @@ import ctypes
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -88,6 +87,8 @@ class VideoWriter:
         crf: int = 23,
         name: Path | None = None,
     ) -> None:
+        import av
+
         self.path = Path(path)
         self.name = Path(name or path)  # for messages: the final name
         self.format = container_for(self.name)
@@ -113,6 +114,8 @@ class VideoWriter:
             self._open_audio(audio_source)
 
     def _open_audio(self, source: Path | str) -> None:
+        import av
+
         src = av.open(str(source))
         if not src.streams.audio:
             src.close()
@@ -133,6 +136,8 @@ class VideoWriter:
 
     def _mux_audio_until(self, t: float | None) -> None:
         """Copy source audio packets whose time is before ``t`` (all when None)."""
+        import av
+
         if self._audio is None:
             return
         while True:
@@ -166,6 +171,8 @@ class VideoWriter:
 
     def write(self, image: np.ndarray, timestamp: float) -> None:
         """Encode one BGR frame shown at ``timestamp`` seconds."""
+        import av
+
         h, w = self._video.height, self._video.width
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:h, :w]), format="bgr24")
         pts = max(self._last_pts + 1, round(timestamp / self.TIME_BASE))
@@ -186,6 +193,8 @@ class VideoWriter:
         return self.path
 
     def _close_audio(self) -> None:
+        import av
+
         if self._audio_in is not None:
             with contextlib.suppress(av.FFmpegError, OSError):
                 self._audio_in.close()
@@ -193,6 +202,8 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Close without finishing (the caller removes the file); never raises."""
+        import av
+
         with contextlib.suppress(av.FFmpegError, OSError, ValueError):
             self._out.close()
         self._close_audio()
