@@ -21,7 +21,7 @@ def test_the_same_face_with_fresh_noise_looks_alike() -> None:
     a, b = looks(gray, points)[0], looks(noisy, points + 0.5)[0]
     assert likeness(a, a) == pytest.approx(1.0, abs=1e-5)
     assert likeness(a, b) > 0.95
-    elsewhere = looks(gray, points + [0, 150])[0]  # the suit below the face
+    elsewhere = looks(gray, points + np.array([0.0, 150.0]))[0]  # the suit below the face
     assert likeness(a, elsewhere) < TrackerConfig.min_likeness
 
 
