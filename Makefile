@@ -44,7 +44,7 @@ train: $(STAMP)
 		--out runs/teacher_labels.csv
 	$(BIN)/vidkeys train --csv runs/teacher_labels.csv --images $(DATA)/training \
 		--widths 24,48,96,192 --crop-size 112 --epochs 300 --out saved_models/vidkeys68.pt --resume
-	$(BIN)/python benchmarks/calibrate_peaks.py --data $(DATA) --model saved_models/vidkeys68.pt --write
+	$(BIN)/python -m vidkeys.training.calibrate_peaks --data $(DATA) --model saved_models/vidkeys68.pt --write
 	$(BIN)/python -m vidkeys.training.correction --csv $(DATA)/training_frames_keypoints.csv \
 		--images $(DATA)/training --model saved_models/vidkeys68.pt
 	$(BIN)/python -m vidkeys.training.quantize --csv $(DATA)/training_frames_keypoints.csv \

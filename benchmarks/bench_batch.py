@@ -21,7 +21,7 @@ from pathlib import Path
 
 from make_video import make_video  # benchmarks/ is on sys.path when run as a script
 
-from vidkeys.batch import run_batch
+from vidkeys.batch.driver import run_batch
 from vidkeys.config import PipelineConfig
 
 

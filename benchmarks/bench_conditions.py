@@ -8,7 +8,9 @@ The held-out people of ``youtube-faces-68`` (``--data``, default
 moved with the image: rolled 15 / 30 / 45 degrees (canvas grown and padded by
 replication, nothing cut), shrunk to a face about 40 px wide, horizontal
 motion blur (kernel 12 % of the face width), dark (gamma 2.2, contrast x0.35,
-Gaussian noise sigma 6), a dark bar over mouth and chin, JPEG quality 12.
+Gaussian noise sigma 6), a dark bar over mouth and chin, JPEG quality 12; and
+shrunk to a 24 or 40 px face placed at random in a 640x360 frame (small
+faces in video).
 For each: faces missed by vidkeys' face search (``--detector``), NME (% of the
 outer-eye-corner distance) of the faces found, failures (NME > 10 % or
 missed), and the rank correlation of the CSV's confidence with NME; then the
@@ -27,7 +29,7 @@ import cv2
 import numpy as np
 
 from vidkeys.config import DetectorConfig
-from vidkeys.predictor import KeypointPredictor
+from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.training.data import Sample, load_images, read_keypoints_csv, split_people
 from vidkeys.training.evaluate import measure
 
@@ -58,6 +60,22 @@ def small(image: np.ndarray, points: np.ndarray, rng: np.random.Generator):
     k = min(1.0, 40.0 / face_width(points))
     out = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
     return out, (points + 0.5) * k - 0.5
+
+
+def in_frame(width: float) -> Condition:
+    """Shrunk to a face ``width`` px wide, placed at random on a 640x360 frame (the
+    image blurred and stretched around it): small faces in a video frame."""
+
+    def apply(image: np.ndarray, points: np.ndarray, rng: np.random.Generator):
+        k = min(1.0, width / face_width(points))
+        small = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
+        frame = cv2.GaussianBlur(cv2.resize(image, (640, 360)), (0, 0), 12)
+        x0 = int(rng.integers(0, 640 - small.shape[1] + 1))
+        y0 = int(rng.integers(0, 360 - small.shape[0] + 1))
+        frame[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
+        return frame, (points + 0.5) * k - 0.5 + (x0, y0)
+
+    return apply
 
 
 def blur(image: np.ndarray, points: np.ndarray, rng: np.random.Generator):
@@ -100,6 +118,8 @@ CONDITIONS: dict[str, Condition] = {
     "roll 30": roll(30),
     "roll 45": roll(45),
     "40 px": small,
+    "24 px in 640x360": in_frame(24),
+    "40 px in 640x360": in_frame(40),
     "blur": blur,
     "dark": dark,
     "mouth covered": mouth_covered,

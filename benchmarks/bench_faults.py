@@ -204,7 +204,7 @@ def main() -> None:
         )
         faulty = root / "faulty"
         events = []
-        from vidkeys.batch_manifest import read_manifest
+        from vidkeys.batch.manifest import read_manifest
 
         for k in range(args.kills):
             # a batch goes on after a worker dies, so that kill comes last

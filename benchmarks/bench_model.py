@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from vidkeys.predictor import KeypointPredictor, cuda_available
+from vidkeys.keypoints.predictor import KeypointPredictor, cuda_available
 
 
 def faces_per_second(predictor: KeypointPredictor, batch: int, seconds: float) -> float:

@@ -1,12 +1,13 @@
-"""Recall, precision, new-face latency and identity switches on real clips with truth.
+"""Recall, precision, new-face latency and identity switches on real clips, both detectors.
 
     python benchmarks/bench_recall.py [--videos DIR] [--only NAME ...] [--repeat N]
-        [-- EXTRA CLI OPTIONS, e.g. --detect-every 1]
+        [--detectors yunet haar] [-- EXTRA CLI OPTIONS, e.g. --detect-every 1]
 
-Runs the whole command ``vidkeys export-csv CLIP`` (start-up included) on every
-clip of ``DIR`` (default ``$VIDKEYS_VIDEOS``) that has ``truth/NAME.json``,
-scores its CSV with :mod:`vidkeys.truth` and prints one row per clip and a
-total. fps is frames / wall time of the command, best of ``--repeat`` runs;
+Runs the whole command ``vidkeys export-csv CLIP --detector D`` (start-up
+included) for each detector on every clip of ``DIR`` (default
+``$VIDKEYS_VIDEOS``) that has ``truth/NAME.json``, scores its CSV with
+:mod:`vidkeys.truth` and prints one row per clip and detector, side by side,
+and a total per detector. fps is frames / wall time of the command, best of ``--repeat`` runs;
 ``cpu ms`` the CPU time (both cores, start-up included) per frame, which a
 busy shared machine disturbs less than wall time.
 """
@@ -80,7 +81,7 @@ def row(name: str, s: Score, frames: int, seconds: float, cpu: float) -> str:
     bins = " ".join(pct(s.bin_recall(k)) for k in range(3))
     fps = frames / seconds if seconds else float("nan")
     return (
-        f"{name:18s} {pct(s.recall)} {pct(s.frontal_recall)}  {bins}  {pct(s.precision)}"
+        f"{name:24s} {pct(s.recall)} {pct(s.frontal_recall)}  {bins}  {pct(s.precision)}"
         f"  {latency} {s.never:5d} {s.switches:8d} {fps:7.1f} {1000 * cpu / frames:7.1f}"
     )
 
@@ -90,6 +91,7 @@ def main() -> None:
     parser.add_argument("--videos", type=Path, default=os.environ.get("VIDKEYS_VIDEOS"))
     parser.add_argument("--only", nargs="*", default=None, help="clip names (no extension)")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs per clip (best)")
+    parser.add_argument("--detectors", nargs="+", default=["yunet", "haar"])
     args, extra = parser.parse_known_args()
     extra = [a for a in extra if a != "--"]
     if args.videos is None:
@@ -101,23 +103,23 @@ def main() -> None:
     )
     if args.only:
         clips = [c for c in clips if c.stem in args.only]
-    print(f"vidkeys export-csv {' '.join(extra)}".rstrip())
+    print(f"vidkeys export-csv --detector D {' '.join(extra)}".rstrip())
     print(
-        f"{'clip':18s} {'all':>5s} {'front':>5s}  {'<40':>5s} {'40-80':>5s} {'>80':>5s}"
+        f"{'clip':24s} {'all':>5s} {'front':>5s}  {'<40':>5s} {'40-80':>5s} {'>80':>5s}"
         f"  {'prec':>5s}  {'lat med/max':>8s} {'never':>5s} {'switches':>8s}"
         f" {'fps':>7s} {'cpu ms':>7s}"
     )
-    total, frames_all, seconds_all, cpu_all = Score(), 0, 0.0, 0.0
+    totals = {d: (Score(), 0, 0.0, 0.0) for d in args.detectors}
     for clip in clips:
         truth = load_truth(args.videos / "truth" / f"{clip.stem}.json")
-        found, seconds, cpu = run_clip(clip, extra, args.repeat)
-        score = score_run(found, truth)
-        print(row(clip.stem, score, len(truth), seconds, cpu), flush=True)
-        total = total + score
-        frames_all += len(truth)
-        seconds_all += seconds
-        cpu_all += cpu
-    print(row("total", total, frames_all, seconds_all, cpu_all))
+        for detector in args.detectors:
+            found, seconds, cpu = run_clip(clip, ["--detector", detector, *extra], args.repeat)
+            score = score_run(found, truth)
+            print(row(f"{clip.stem} ({detector})", score, len(truth), seconds, cpu), flush=True)
+            total, frames, secs, cpus = totals[detector]
+            totals[detector] = (total + score, frames + len(truth), secs + seconds, cpus + cpu)
+    for detector, (total, frames, secs, cpus) in totals.items():
+        print(row(f"total ({detector})", total, frames, secs, cpus))
 
 
 if __name__ == "__main__":

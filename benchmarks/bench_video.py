@@ -20,11 +20,11 @@ from pathlib import Path
 import cv2
 
 from vidkeys.config import DetectorConfig, PipelineConfig, TrackerConfig
-from vidkeys.haar import HaarDetector
+from vidkeys.faces.haar import HaarDetector
+from vidkeys.faces.track import iou
+from vidkeys.io.sources import FrameSource
 from vidkeys.jobs import annotate_file, export_file
 from vidkeys.pipeline import VideoRun
-from vidkeys.sources import FrameSource
-from vidkeys.track import iou
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -15,7 +15,7 @@ import av
 import cv2
 import numpy as np
 
-from vidkeys.prefetch import THREAD_NAME
+from vidkeys.io.prefetch import THREAD_NAME
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "samples" / "astronaut.mp4"
@@ -125,7 +125,7 @@ def draw_face(points: np.ndarray, size: int, rng: np.random.Generator) -> np.nda
 
 
 def decoder_threads() -> set[threading.Thread]:
-    """The live background decoding threads (:func:`vidkeys.prefetch.prefetch`'s workers)."""
+    """The live background decoding threads (:func:`vidkeys.io.prefetch.prefetch`'s workers)."""
     return {t for t in threading.enumerate() if t.name == THREAD_NAME and t.is_alive()}
 
 

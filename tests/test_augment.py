@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from tests.helpers import draw_face, template_points
-from vidkeys.crop import box_from_points
-from vidkeys.mirror import FLIP_INDEX, LABEL_SHIFT, flip_points
+from vidkeys.faces.crop import box_from_points
+from vidkeys.keypoints.mirror import FLIP_INDEX, LABEL_SHIFT, flip_points
 from vidkeys.training.augment import AugmentConfig, training_crop
 
 

@@ -18,13 +18,13 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import PHOTO, clip
-from vidkeys.batch_engines import run_task
-from vidkeys.batch_inputs import collect_inputs
-from vidkeys.batch_manifest import MANIFEST, read_manifest
+from vidkeys.batch.engines import run_task
+from vidkeys.batch.inputs import collect_inputs
+from vidkeys.batch.manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
 from vidkeys.config import PipelineConfig
+from vidkeys.io.naming import media_suffix, output_path
 from vidkeys.jobs import default_output
-from vidkeys.naming import media_suffix, output_path
 
 runner = CliRunner()
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from tests.helpers import SAMPLE
 from vidkeys.cli import app
-from vidkeys.export import COLUMNS
+from vidkeys.outputs.export import COLUMNS
 
 runner = CliRunner()
 

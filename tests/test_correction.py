@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from tests.helpers import PHOTO, template_points
-from vidkeys.correction import META_KEY, ShapeCorrection, from_face, to_face
-from vidkeys.crop import crop, crop_matrix
 from vidkeys.errors import VidkeysError
-from vidkeys.haar import HaarDetector
-from vidkeys.network import KeypointNet, ModelConfig, load_model, save_model
-from vidkeys.predictor import KeypointPredictor
+from vidkeys.faces.crop import crop, crop_matrix
+from vidkeys.faces.haar import HaarDetector
+from vidkeys.keypoints.correction import META_KEY, ShapeCorrection, from_face, to_face
+from vidkeys.keypoints.network import KeypointNet, ModelConfig, load_model, save_model
+from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.training import correction
 from vidkeys.training.data import Sample, training_people_faces
 from vidkeys.training.evaluate import evaluate, format_report, place_points

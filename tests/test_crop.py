@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import draw_face, template_points
-from vidkeys.crop import (
+from vidkeys.faces.crop import (
     CROP_SIZE,
     apply_matrix,
     box_from_points,

@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 import pytest
 
-from vidkeys.crop import cut_faces
-from vidkeys.predictor import DEFAULT_WEIGHTS, KeypointPredictor, cuda_available
+from vidkeys.faces.crop import cut_faces
+from vidkeys.keypoints.predictor import KeypointPredictor, cuda_available
+from vidkeys.keypoints.weights import DEFAULT_WEIGHTS
 
 pytestmark = pytest.mark.skipif(not cuda_available(), reason="no CUDA GPU here")
 
@@ -35,7 +36,7 @@ def _crops(size: int) -> np.ndarray:
 
 
 def test_cuda_points_match_the_cpu_graph(tmp_path: Path) -> None:
-    from vidkeys.network import rewrite_graph
+    from vidkeys.keypoints.network import rewrite_graph
 
     weights = tmp_path / DEFAULT_WEIGHTS.name
     shutil.copy(DEFAULT_WEIGHTS, weights)

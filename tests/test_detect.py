@@ -13,11 +13,12 @@ import pytest
 import vidkeys
 from tests.helpers import ASTRONAUT_REFERENCE, PHOTO, one_error, run_cli
 from vidkeys.config import DetectorConfig
-from vidkeys.crop import box_from_points
-from vidkeys.detect import Detections, face_search
 from vidkeys.errors import EXIT_ERROR, VidkeysError
-from vidkeys.predictor import DEFAULT_WEIGHTS
-from vidkeys.yunet import MODEL_SHA256, SHIPPED_MODEL, load_model
+from vidkeys.faces.crop import box_from_points
+from vidkeys.faces.detect import Detections
+from vidkeys.faces.search import face_search
+from vidkeys.faces.yunet import MODEL_SHA256, SHIPPED_MODEL, load_model
+from vidkeys.keypoints.weights import DEFAULT_WEIGHTS
 
 
 def _rolled(degrees: float) -> tuple[np.ndarray, np.ndarray]:
@@ -94,7 +95,7 @@ def test_a_damaged_shipped_graph_is_refused(tmp_path: Path, monkeypatch) -> None
     data = bytearray(SHIPPED_MODEL.read_bytes())
     data[1000] ^= 0xFF
     damaged.write_bytes(bytes(data))
-    monkeypatch.setattr("vidkeys.yunet.SHIPPED_MODEL", damaged)
+    monkeypatch.setattr("vidkeys.faces.yunet.SHIPPED_MODEL", damaged)
     with pytest.raises(VidkeysError, match="damaged"):
         load_model(None, 0.5)
 

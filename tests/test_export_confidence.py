@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vidkeys.confidence import SUCCESS_THRESHOLD, landmark_confidence, shape_distance
-from vidkeys.export import KeypointSink
-from vidkeys.pose import FACE_3D
+from vidkeys.keypoints.confidence import SUCCESS_THRESHOLD, landmark_confidence, shape_distance
+from vidkeys.keypoints.pose import FACE_3D
+from vidkeys.outputs.export import KeypointSink
 from vidkeys.results import Faces, FrameResult
 from vidkeys.training.evaluate import spearman
 

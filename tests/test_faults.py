@@ -28,12 +28,12 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.helpers import PHOTO, SAMPLE, clip, decoder_threads, one_error, run_cli
-from vidkeys.batch import LOCK
-from vidkeys.batch_manifest import MANIFEST, read_manifest
+from vidkeys.batch.driver import LOCK
+from vidkeys.batch.manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
 from vidkeys.errors import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_PARTIAL
-from vidkeys.network import load_model
-from vidkeys.predictor import KeypointPredictor
+from vidkeys.keypoints.network import load_model
+from vidkeys.keypoints.predictor import KeypointPredictor
 
 runner = CliRunner()
 
@@ -235,13 +235,13 @@ def test_unexpected_error_is_one_line_and_debug_shows_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import vidkeys.cli as cli
-    import vidkeys.pose
+    import vidkeys.keypoints.pose
 
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("solver exploded")
 
     monkeypatch.setattr("vidkeys.pipeline.head_pose", broken)
-    assert vidkeys.pose.head_pose is not broken
+    assert vidkeys.keypoints.pose.head_pose is not broken
     args = ["export-csv", str(SAMPLE), "-o", str(tmp_path / "x.csv"), "-q"]
     result = runner.invoke(app, args)
     assert result.exit_code == EXIT_ERROR and isinstance(result.exception, SystemExit)
@@ -599,7 +599,7 @@ def test_corrupt_haar_cache_is_rebuilt(tiny_dataset: tuple) -> None:
 
 
 def test_collapsed_points_give_nan_pose_not_an_assertion() -> None:
-    from vidkeys.pose import head_pose
+    from vidkeys.keypoints.pose import head_pose
 
     collapsed = np.stack([np.zeros((68, 2)), np.full((68, 2), np.nan), np.full((68, 2), 50.0)])
     rotation, translation = head_pose(collapsed, 320, 240)

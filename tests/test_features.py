@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from tests.helpers import PHOTO
 from vidkeys.cli import app
-from vidkeys.export import COLUMNS
-from vidkeys.features import FEATURE_COLUMNS, face_features
+from vidkeys.keypoints.features import FEATURE_COLUMNS, face_features
+from vidkeys.outputs.export import COLUMNS
 
 
 def _face() -> np.ndarray:

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 
 import vidkeys
 from tests.helpers import PHOTO, SAMPLE
-from vidkeys import progress
 from vidkeys.cli import app
 from vidkeys.jobs import SourceOptions, export_file
+from vidkeys.outputs import progress
 
 runner = CliRunner()
 

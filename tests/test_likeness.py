@@ -9,7 +9,7 @@ import pytest
 import vidkeys
 from tests.helpers import PHOTO
 from vidkeys.config import TrackerConfig
-from vidkeys.likeness import likeness, looks
+from vidkeys.faces.likeness import likeness, looks
 from vidkeys.training.data import load_images, read_keypoints_csv, split_people
 
 

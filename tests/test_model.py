@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from tests.helpers import ASTRONAUT_REFERENCE, PHOTO
-from vidkeys.crop import apply_matrix, crop, crop_matrix, invert_matrix
 from vidkeys.errors import VidkeysError
-from vidkeys.haar import HaarDetector
-from vidkeys.mirror import LABEL_SHIFT, flip_points
-from vidkeys.network import (
+from vidkeys.faces.crop import apply_matrix, crop, crop_matrix, invert_matrix
+from vidkeys.faces.haar import HaarDetector
+from vidkeys.keypoints.mirror import LABEL_SHIFT, flip_points
+from vidkeys.keypoints.network import (
     KeypointNet,
     ModelConfig,
     export_onnx,
@@ -23,16 +23,14 @@ from vidkeys.network import (
     rewrite_graph,
     save_model,
 )
-from vidkeys.predictor import (
-    DEFAULT_WEIGHTS,
+from vidkeys.keypoints.predictor import (
     PEAK_FLAT,
     PEAK_SHARP,
     KeypointPredictor,
-    file_sha256,
-    onnx_path,
     peak_range,
     point_confidence,
 )
+from vidkeys.keypoints.weights import DEFAULT_WEIGHTS, file_sha256, onnx_path
 
 
 @pytest.mark.parametrize(
@@ -174,7 +172,7 @@ def test_torch_path_gives_what_onnx_runtime_gives(
     def broken(*args: object) -> None:
         raise RuntimeError("no exporter here")
 
-    monkeypatch.setattr("vidkeys.predictor._onnx_session", broken)
+    monkeypatch.setattr("vidkeys.keypoints.predictor._onnx_session", broken)
     with pytest.warns(UserWarning, match="runs in PyTorch"):
         fallback = KeypointPredictor(weights, device="cpu")
     points, conf, point_conf = fallback(crops)
@@ -216,7 +214,8 @@ def test_missing_or_stale_graph_is_refused_with_the_fix(tmp_path: Path) -> None:
     save_model(model, path)
     graph = onnx_path(path)
     graph.unlink()
-    with pytest.raises(VidkeysError, match=r"no ONNX graph m\.onnx .*python -m vidkeys\.network"):
+    fix = r"no ONNX graph m\.onnx .*python -m vidkeys\.keypoints\.network"
+    with pytest.raises(VidkeysError, match=fix):
         KeypointPredictor(path, "cpu")
     export_onnx(model, path)
     KeypointPredictor(path, "cpu")  # in step again

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from tests.helpers import PHOTO, SAMPLE, camera_path
 from vidkeys.cli import app
 from vidkeys.jobs import annotate_file
-from vidkeys.overlay import Overlay, OverlayPainter, load_overlay, paste, targets
+from vidkeys.outputs.overlay import Overlay, OverlayPainter, load_overlay, paste, targets
 from vidkeys.pipeline import process
 from vidkeys.results import Faces
 

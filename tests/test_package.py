@@ -18,9 +18,10 @@ from typer.testing import CliRunner
 import vidkeys
 from tests.helpers import PHOTO, REPO
 from vidkeys.cli import app
-from vidkeys.predictor import DEFAULT_WEIGHTS, _cuda_driver_present, onnx_path
-from vidkeys.yunet import MODEL_FILE as YUNET_FILE
-from vidkeys.yunet import MODEL_SHA256 as YUNET_SHA256
+from vidkeys.faces.yunet import MODEL_FILE as YUNET_FILE
+from vidkeys.faces.yunet import MODEL_SHA256 as YUNET_SHA256
+from vidkeys.keypoints.predictor import _cuda_driver_present
+from vidkeys.keypoints.weights import DEFAULT_WEIGHTS, onnx_path
 
 runner = CliRunner()
 

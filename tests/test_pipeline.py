@@ -14,10 +14,10 @@ import pytest
 
 import vidkeys
 from tests.helpers import ASTRONAUT_REFERENCE, PHOTO, SAMPLE, camera_path
-from vidkeys.confidence import SUCCESS_THRESHOLD, landmark_confidence
 from vidkeys.config import PipelineConfig, TrackerConfig
-from vidkeys.export import COLUMNS, KeypointSink
 from vidkeys.jobs import annotate_file, export_file
+from vidkeys.keypoints.confidence import SUCCESS_THRESHOLD, landmark_confidence
+from vidkeys.outputs.export import COLUMNS, KeypointSink
 from vidkeys.results import Faces, FrameResult
 
 

@@ -9,11 +9,17 @@ import cv2
 import numpy as np
 
 from tests.helpers import PHOTO, SAMPLE, camera_path
-from vidkeys.annotate import Annotator
-from vidkeys.export import COLUMNS, POSE_COLUMNS
 from vidkeys.jobs import export_file
+from vidkeys.keypoints.pose import (
+    FACE_3D,
+    camera_matrix,
+    euler_to_matrix,
+    head_pose,
+    matrix_to_euler,
+)
+from vidkeys.outputs.annotate import Annotator
+from vidkeys.outputs.export import COLUMNS, POSE_COLUMNS
 from vidkeys.pipeline import process
-from vidkeys.pose import FACE_3D, camera_matrix, euler_to_matrix, head_pose, matrix_to_euler
 from vidkeys.training.data import load_images, read_keypoints_csv
 from vidkeys.training.face_shape import face_3d
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import decoder_threads
-from vidkeys.prefetch import prefetch
+from vidkeys.io.prefetch import prefetch
 
 
 def test_order_and_completeness() -> None:

@@ -8,8 +8,9 @@ import numpy as np
 import onnx
 import torch
 
-from vidkeys.network import KeypointNet, ModelConfig, save_model
-from vidkeys.predictor import KeypointPredictor, file_sha256, onnx_path
+from vidkeys.keypoints.network import KeypointNet, ModelConfig, save_model
+from vidkeys.keypoints.predictor import KeypointPredictor
+from vidkeys.keypoints.weights import file_sha256, onnx_path
 from vidkeys.training.data import read_keypoints_csv, split_people
 from vidkeys.training.quantize import (
     PRECISION_KEY,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidkeys.mirror import LABEL_SHIFT
-from vidkeys.predictor import KeypointPredictor
+from vidkeys.keypoints.mirror import LABEL_SHIFT
+from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.training.data import held_out_faces
 from vidkeys.training.evaluate import evaluate, place_points
 from vidkeys.training.label_shift import mirror_gap

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from tests.helpers import SAMPLE
 from vidkeys.cli import app
 from vidkeys.jobs import export_file
-from vidkeys.report import make_report, read_csv
+from vidkeys.outputs.report import make_report, read_csv
 
 runner = CliRunner()
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

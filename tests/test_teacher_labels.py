@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidkeys.crop import box_from_points
-from vidkeys.network import KeypointNet, ModelConfig, save_model
-from vidkeys.predictor import KeypointPredictor
+from vidkeys.faces.crop import box_from_points
+from vidkeys.keypoints.network import KeypointNet, ModelConfig, save_model
+from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.training.data import (
     cached_haar_boxes,
     load_images,

@@ -6,10 +6,10 @@ import numpy as np
 
 from tests.helpers import template_points
 from vidkeys.config import TrackerConfig
-from vidkeys.crop import box_from_points
-from vidkeys.detect import Detections
-from vidkeys.smooth import OneEuroFilter
-from vidkeys.track import Tracker, iou
+from vidkeys.faces.crop import box_from_points
+from vidkeys.faces.detect import Detections
+from vidkeys.faces.smooth import OneEuroFilter
+from vidkeys.faces.track import Tracker, iou
 
 
 def _same(n: int) -> np.ndarray:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from vidkeys.config import TrackerConfig
-from vidkeys.errors import VidkeysError
-from vidkeys.network import ModelConfig, load_model
-from vidkeys.predictor import KeypointPredictor
+from vidkeys.keypoints.network import ModelConfig, load_model
+from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.training.augment import AugmentConfig
 from vidkeys.training.evaluate import evaluate
 from vidkeys.training.train import TrainConfig, train
@@ -79,39 +77,3 @@ def test_fine_tuning_starts_from_the_given_weights(tiny_dataset, tmp_path: Path)
     fresh = train(csv_path, images, tmp_path / "fresh.pt", still, TINY, device="cpu", quiet=True)
     assert tuned["best_val_nme"] < 0.5 * fresh["best_val_nme"]
     assert abs(tuned["best_val_nme"] - trained["best_val_nme"]) < 0.05 * trained["best_val_nme"]
-
-
-def test_a_learning_curve_trains_on_a_share_of_the_people(tiny_dataset, tmp_path: Path) -> None:
-    csv_path, images, _ = tiny_dataset
-    torch.set_num_threads(1)
-    out = tmp_path / "half.pt"
-    cfg = TrainConfig(epochs=1, batch_size=6, warmup_epochs=1, train_fraction=0.5)
-    train(csv_path, images, out, cfg, TINY, device="cpu", quiet=True)
-    meta = load_model(out)[1]
-    # Four people of six images: one held out; two of the other three trained on.
-    assert meta["train_images"] == 12 and meta["val_images"] == 6
-    assert meta["train_config"]["train_fraction"] == 0.5
-
-
-def test_a_second_pass_network_crops_from_the_points(
-    tiny_dataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``crop_from="points"`` cuts every crop, training and validation, from the
-    labelled points' box: the cascade is never asked, and the choice is recorded."""
-    import vidkeys.training.train as train_module
-
-    def no_cascade(*_args: object) -> None:
-        raise AssertionError("the Haar cascade was run")
-
-    csv_path, images, _ = tiny_dataset
-    torch.set_num_threads(1)
-    monkeypatch.setattr(train_module, "cached_haar_boxes", no_cascade)
-    cfg = TrainConfig(epochs=1, batch_size=6, warmup_epochs=1, crop_from="points")
-    out = tmp_path / "second.pt"
-    result = train(csv_path, images, out, cfg, TINY, device="cpu", quiet=True)
-    assert np.isfinite(result["best_val_nme"])
-    assert load_model(out)[1]["train_config"]["crop_from"] == "points"
-    with pytest.raises(VidkeysError, match="unknown crop source 'box'"):
-        train(csv_path, images, tmp_path / "x.pt", TrainConfig(crop_from="box"), TINY)
-    with pytest.raises(AssertionError, match="cascade was run"):
-        train(csv_path, images, tmp_path / "y.pt", TrainConfig(epochs=1), TINY, quiet=True)

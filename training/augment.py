@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vidkeys.crop import CROP_SIZE, apply_matrix, crop, crop_matrix
-from vidkeys.mirror import LABEL_SHIFT, flip_points
+from vidkeys.faces.crop import CROP_SIZE, apply_matrix, crop, crop_matrix
+from vidkeys.keypoints.mirror import LABEL_SHIFT, flip_points
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@
 Places every training face as ``vidkeys eval`` does (Haar box, or the box of
 its labels where Haar finds none; two passes; the mirror test), without any
 correction, then fits
-:class:`vidkeys.correction.ShapeCorrection`: how the points miss the labels,
+:class:`vidkeys.keypoints.correction.ShapeCorrection`: how the points miss the labels,
 as a linear function of the points' shape, both in the face's own frame.
 Held-out people are left out, so ``vidkeys eval --split val`` measures it
 on faces no step has seen. The correction is stored in the weights' metadata
@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidkeys.correction import META_KEY, ShapeCorrection, to_face
 from vidkeys.errors import VidkeysError
-from vidkeys.predictor import KeypointPredictor
+from vidkeys.keypoints.correction import META_KEY, ShapeCorrection, to_face
+from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.training.data import Sample, training_people_faces, weights_step_parser
 from vidkeys.training.evaluate import place_points
 from vidkeys.training.metrics import nme
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     try:
-        from vidkeys.network import load_model, save_model
+        from vidkeys.keypoints.network import load_model, save_model
 
         predictor = KeypointPredictor(args.model, "cpu", correct=False)
         samples, images, boxes = training_people_faces(args.csv, args.images)

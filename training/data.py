@@ -23,10 +23,10 @@ import numpy as np
 from tqdm import tqdm
 
 from vidkeys.config import DetectorConfig
-from vidkeys.crop import box_from_points
 from vidkeys.errors import VidkeysError
-from vidkeys.haar import HaarDetector
-from vidkeys.predictor import N_POINTS
+from vidkeys.faces.crop import box_from_points
+from vidkeys.faces.haar import HaarDetector
+from vidkeys.keypoints.weights import N_POINTS
 
 #: Data-set images are small (72-494 px) and mostly face: Haar searches them
 #: at full resolution, as when the crop rule and the miss rate were measured.

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vidkeys.confidence import SUCCESS_THRESHOLD, landmark_confidence
 from vidkeys.config import DetectorConfig, PipelineConfig, TrackerConfig
-from vidkeys.crop import box_from_points, cut_faces, to_frame
-from vidkeys.detect import face_search
 from vidkeys.errors import VidkeysError
-from vidkeys.mirror import flip_points
-from vidkeys.predictor import KeypointPredictor
+from vidkeys.faces.crop import box_from_points, cut_faces, to_frame
+from vidkeys.faces.search import face_search
+from vidkeys.keypoints.confidence import SUCCESS_THRESHOLD, landmark_confidence
+from vidkeys.keypoints.mirror import flip_points
+from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.training.data import (
     Sample,
     cached_haar_boxes,

@@ -1,4 +1,4 @@
-"""Remake :data:`vidkeys.pose.FACE_3D`, the generic 3D face head pose is fitted to.
+"""Remake :data:`vidkeys.keypoints.pose.FACE_3D`, the generic 3D face head pose is fitted to.
 
 x and y: the mean of the most frontal 30 % of a data set's faces (nose tip
 closest to the middle of the jaw), similarity-aligned (generalised
@@ -6,7 +6,7 @@ Procrustes), averaged with its own mirror image so it is exactly symmetric,
 and scaled to 90 mm between the outer eye corners (the adult average).
 z: depths set by hand per region, in mm behind the nose tip, from typical
 face proportions. The result is centred on its mean and printed as the
-Python literal pasted into ``vidkeys/pose.py``::
+Python literal pasted into ``vidkeys/keypoints/pose.py``::
 
     python -m vidkeys.training.face_shape --csv DATA/training_frames_keypoints.csv
 """
@@ -17,7 +17,7 @@ import argparse
 
 import numpy as np
 
-from vidkeys.mirror import FLIP_INDEX
+from vidkeys.keypoints.mirror import FLIP_INDEX
 from vidkeys.training.data import read_keypoints_csv
 
 EYE_CORNERS_MM = 90.0

@@ -1,4 +1,4 @@
-"""Measure how far a data set's labels lean: :data:`vidkeys.mirror.LABEL_SHIFT`.
+"""Measure how far a data set's labels lean: :data:`vidkeys.keypoints.mirror.LABEL_SHIFT`.
 
 A model trained without mirrored crops learns the labels' convention. Run on
 a training crop and on its mirror image (points mapped back, labels swapped),
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vidkeys.crop import cut_faces, to_frame
-from vidkeys.mirror import eye_axes, flip_points
-from vidkeys.predictor import KeypointPredictor
+from vidkeys.faces.crop import cut_faces, to_frame
+from vidkeys.keypoints.mirror import eye_axes, flip_points
+from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.training.data import cached_haar_boxes, load_images, read_keypoints_csv, split_people
 
 

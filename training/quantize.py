@@ -9,7 +9,7 @@ on this project's CPU (AVX-512 VNNI; 2.0 times at batch 32 on both cores,
 (saved_models/README.md, "Session 9"). The graph beside the weights is
 replaced by its quantised version, with the same metadata (so it stays in
 step with the ``.pt``) plus ``precision: int8``; the ``.pt`` itself and the
-PyTorch path (``--device cuda``) stay 32-bit. ``python -m vidkeys.network
+PyTorch path (``--device cuda``) stay 32-bit. ``python -m vidkeys.keypoints.network
 WEIGHTS.pt`` writes the 32-bit graph again.
 
 How: ONNX Runtime's static quantisation of the convolutions (weights per
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vidkeys.crop import cut_faces
 from vidkeys.errors import VidkeysError
+from vidkeys.faces.crop import cut_faces
 from vidkeys.training.data import training_people_faces, weights_step_parser
 
 #: Training faces whose crops (and their mirror images) set the activations' ranges.
@@ -56,7 +56,7 @@ def quantize(weights: Path, crops: np.ndarray, batch: int = 64) -> Path:
     The 32-bit graph is exported afresh from the ``.pt`` first, so running this
     twice, or after the ``.pt`` changed, quantises the current weights.
     """
-    from vidkeys.network import rewrite_graph
+    from vidkeys.keypoints.network import rewrite_graph
 
     return quantize_graph(rewrite_graph(weights), crops, batch)
 
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--faces", type=int, default=CALIBRATION_FACES, help="calibration faces")
     args = parser.parse_args(argv)
     try:
-        from vidkeys.network import load_model
+        from vidkeys.keypoints.network import load_model
 
         size = load_model(args.model)[0].config.crop_size
         crops = calibration_crops(args.csv, args.images, size, args.faces)

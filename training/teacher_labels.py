@@ -1,8 +1,8 @@
 """Training labels moved toward a teacher network's points: distillation on the CPU.
 
 A wider network trained on the same labels (the "teacher": 8x the shipped
-network's arithmetic, too slow to serve; ``benchmarks/distill_gpu.py``
-trains one on a GPU) places new people's points better than the shipped
+network's arithmetic, too slow to serve; ``make train`` trains one)
+places new people's points better than the shipped
 network does. Its points on the training people's images, blended into
 their labels, pass part of that on to the small network trained on them,
 without the teacher in the training loop::
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidkeys.predictor import KeypointPredictor
+from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.training.data import (
     Sample,
     boxes_or_points,

@@ -1,9 +1,8 @@
 """Training loop: AdamW, warm-up then cosine LR, checkpoints every epoch, resume.
 
 The best epoch by validation NME (held-out people, cut as the training crops
-are: Haar boxes unless :attr:`TrainConfig.crop_from` says otherwise) is written
-to ``--out``; ``OUT.ckpt`` beside it holds the full state a later run resumes
-from.
+are: from Haar boxes) is written to ``--out``; ``OUT.ckpt`` beside it holds
+the full state a later run resumes from.
 """
 
 from __future__ import annotations
@@ -28,9 +27,9 @@ except ModuleNotFoundError as exc:  # the base install: ONNX Runtime only
 import numpy as np
 from tqdm import tqdm
 
-from vidkeys.crop import cut_faces, to_frame
-from vidkeys.network import KeypointNet, ModelConfig, load_model, save_model
-from vidkeys.predictor import resolve_device
+from vidkeys.faces.crop import cut_faces, to_frame
+from vidkeys.keypoints.network import KeypointNet, ModelConfig, load_model, save_model
+from vidkeys.keypoints.predictor import resolve_device
 from vidkeys.training.augment import AugmentConfig, training_crop
 from vidkeys.training.data import (
     boxes_or_points,
@@ -38,13 +37,9 @@ from vidkeys.training.data import (
     dataset_checksum,
     load_images,
     read_keypoints_csv,
-    some_people,
     split_people,
 )
 from vidkeys.training.metrics import nme
-
-#: :attr:`TrainConfig.crop_from`'s values.
-CROP_SOURCES = ("haar", "points")
 
 
 @dataclass(frozen=True)
@@ -60,14 +55,6 @@ class TrainConfig:
     wing_w: float = 10.0
     wing_eps: float = 2.0
     face_loss_weight: float = 1.0
-    #: Share of the training people to train on (a learning curve: would
-    #: more data pay?); the held-out people stay the same.
-    train_fraction: float = 1.0
-    #: Where every crop is cut: "haar", the cascade's box where it finds the
-    #: face (what a new face's first pass sees); "points", the box of the
-    #: labelled points (what a later pass sees, which crops from the points
-    #: placed before it: a second-pass network, ``benchmarks/second_pass.py``).
-    crop_from: str = "haar"
 
 
 def wing_loss(pred: torch.Tensor, target: torch.Tensor, w: float, eps: float) -> torch.Tensor:
@@ -91,8 +78,8 @@ def keypoint_loss(
     """The training objective: cross-entropy on the face score, plus the wing loss of
     the points of the crops that hold a face against each ``(weight, points)`` target.
 
-    One target is the labels; distillation adds a teacher's points for the same
-    crops (``benchmarks/distill_gpu.py``).
+    Each target is a set of points for the same crops with its weight (the
+    labels; a teacher's points, when one is distilled).
     """
     loss = cfg.face_loss_weight * torch.nn.functional.binary_cross_entropy_with_logits(logit, label)
     pos = label > 0.5
@@ -201,23 +188,13 @@ def train(
     out = Path(out)
     ckpt_path = out.with_name(out.name + ".ckpt")
     _check_writable(out)  # before the data and the first epoch, not after
-    if cfg.crop_from not in CROP_SOURCES:
-        raise VidkeysError(
-            f"unknown crop source {cfg.crop_from!r}: use {' or '.join(CROP_SOURCES)}"
-        )
     aug = aug or AugmentConfig()
     dev = torch.device(resolve_device(device))
     torch.manual_seed(cfg.seed)
     samples = read_keypoints_csv(csv_path)
     images = load_images(samples, images_dir)
-    if cfg.crop_from == "haar":
-        detected = cached_haar_boxes(csv_path, images, samples)
-    else:
-        detected = [None] * len(samples)
-    boxes = boxes_or_points(samples, detected)
+    boxes = boxes_or_points(samples, cached_haar_boxes(csv_path, images, samples))
     train_idx, val_idx = split_people(samples)
-    if cfg.train_fraction < 1:
-        train_idx = some_people(samples, train_idx, cfg.train_fraction)
     if not train_idx:
         raise VidkeysError(f"{csv_path}: no training images left after the split")
     if len(train_idx) < cfg.batch_size:

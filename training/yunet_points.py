@@ -1,10 +1,10 @@
-"""Remake :data:`vidkeys.crop.YUNET_POINTS`: where YuNet's five points sit on the mean face.
+"""Remake :data:`vidkeys.faces.crop.YUNET_POINTS`: where YuNet's five points sit on the mean face.
 
 For every face of the training people (never the held-out ones) that YuNet
 finds, the similarity transform taking its labelled 68 points onto the mean
-shape (:data:`vidkeys.pose.FACE_3D`'s x, y) carries YuNet's five points
+shape (:data:`vidkeys.keypoints.pose.FACE_3D`'s x, y) carries YuNet's five points
 there too; their mean, made left-right symmetric, is printed as the literal
-pasted into ``vidkeys/crop.py``::
+pasted into ``vidkeys/faces/crop.py``::
 
     python -m vidkeys.training.yunet_points --csv DATA/training_frames_keypoints.csv \\
         --images DATA/training
@@ -17,10 +17,10 @@ import argparse
 import cv2
 import numpy as np
 
-from vidkeys.detect import Detections
-from vidkeys.pose import FACE_3D
+from vidkeys.faces.detect import Detections
+from vidkeys.faces.yunet import YuNetSearch
+from vidkeys.keypoints.pose import FACE_3D
 from vidkeys.training.data import load_images, read_keypoints_csv, split_people
-from vidkeys.yunet import YuNetSearch
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:

@@ -234,7 +234,7 @@ def train(
         shift = {} if flip_shift is None else {"flip_shift": flip_shift}
         model_cfg = None
         if widths or crop_size or decoder or up_levels is not None:
-            from vidkeys.network import ModelConfig
+            from vidkeys.keypoints.network import ModelConfig
 
             shape: dict[str, Any] = {}
             if widths:
@@ -480,8 +480,8 @@ def annotate(
 ) -> None:
     """Draw the keypoints of every face on a video (H.264 MP4, audio kept) or image."""
     with user_errors(source):
-        from vidkeys.annotate import Annotator
         from vidkeys.jobs import annotate_file
+        from vidkeys.outputs.annotate import Annotator
 
         annotator = Annotator(boxes=boxes, ids=ids, pose=pose)
         summary = annotate_file(
@@ -564,7 +564,7 @@ def filter_(
     """Put an overlay (sunglasses, moustache, hat, your PNG) on every face of a video or image."""
     with user_errors(source):
         from vidkeys.jobs import annotate_file
-        from vidkeys.overlay import OverlayPainter, load_overlay
+        from vidkeys.outputs.overlay import OverlayPainter, load_overlay
 
         chosen = load_overlay(overlay, _value(place))
         summary = annotate_file(
@@ -602,7 +602,7 @@ def report(
 ) -> None:
     """One self-contained HTML page: faces, when each is present, head pose, blinks, figures."""
     with user_errors(source):
-        from vidkeys.report import make_report
+        from vidkeys.outputs.report import make_report
 
         summary = make_report(
             source, output, video, config, inputs=_inputs(fps, start, end), quiet=quiet
@@ -636,8 +636,8 @@ def batch(
 ) -> None:
     """Process many videos and images into one folder, resumably, on all cores or on Ray."""
     with user_errors():
-        from vidkeys.batch import run_batch
-        from vidkeys.predictor import resolve_device
+        from vidkeys.batch.driver import run_batch
+        from vidkeys.keypoints.predictor import resolve_device
 
         resolve_device(config.device)  # fail fast, before any worker starts
         result = run_batch(

@@ -71,10 +71,11 @@ class TrackerConfig:
     #: CNN passes a new face gets: one from the detector's box, then again
     #: from the box of its own points, the box every later frame is cropped
     #: from (a detector frames a face differently). On the held-out people
-    #: the second pass took NME from 4.53 to 4.46 % and failures from 2.61 to
-    #: 2.32 % (``benchmarks/bench_refine.py``); ``vidkeys eval`` does the same.
+    #: the second pass lowers NME and failures (``vidkeys eval --split val
+    #: --passes 1`` against the default 2; docs/benchmarks.md); ``vidkeys eval``
+    #: places points the same way.
     new_face_passes: int = 2
-    #: A followed face whose look (:mod:`vidkeys.likeness`) matches its previous
+    #: A followed face whose look (:mod:`vidkeys.faces.likeness`) matches its previous
     #: frame's less than this is someone else: its track ends, a new one starts.
     #: On the real clips 1 pair of consecutive frames in 1,393 of one face
     #: scores under 0.7; 97 % of changes between held-out people do

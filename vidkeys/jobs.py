@@ -2,7 +2,7 @@
 
 Each job writes every output under a temporary name and renames them all
 only when the whole input is done and every output closed without error (see
-:mod:`vidkeys.atomic`); on any error or interruption the partial files are
+:mod:`vidkeys.io.atomic`); on any error or interruption the partial files are
 removed, so an output that exists is an output that is complete. An input
 that is cut short or damaged gives a *partial* result: the frames that could
 be decoded, with ``Summary.partial`` set and :meth:`Summary.warning` saying
@@ -20,17 +20,17 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from vidkeys.annotate import Annotator
-from vidkeys.atomic import AtomicOutputs
 from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError, ffmpeg_errors
-from vidkeys.export import KeypointSink
-from vidkeys.naming import TAG, media_suffix, output_path
+from vidkeys.io.atomic import AtomicOutputs
+from vidkeys.io.naming import TAG, media_suffix, output_path
+from vidkeys.io.sources import STDIN, is_image, is_stream, source_stem
+from vidkeys.io.writers import VideoWriter, container_for, write_image
+from vidkeys.outputs.annotate import Annotator
+from vidkeys.outputs.export import KeypointSink
+from vidkeys.outputs.progress import PlainProgress, progress
 from vidkeys.pipeline import VideoRun
-from vidkeys.progress import PlainProgress, progress
 from vidkeys.results import Faces
-from vidkeys.sources import STDIN, is_image, is_stream, source_stem
-from vidkeys.writers import VideoWriter, container_for, write_image
 
 #: Draws on a BGR frame in place and returns it: an Annotator, an OverlayPainter.
 Drawer = Callable[[np.ndarray, Faces], np.ndarray]
@@ -111,7 +111,7 @@ def writing(name: Path) -> Iterator[None]:
 
 
 def default_output(source: Path | str, suffix: str, tag: str = TAG) -> Path:
-    """``IN.TAG.SUFFIX`` next to the input: the rule of :mod:`vidkeys.naming`.
+    """``IN.TAG.SUFFIX`` next to the input: the rule of :mod:`vidkeys.io.naming`.
 
     A URL's outputs go to the current folder, named after the URL's last part;
     stdin has no name to give, so its outputs need ``-o``.

@@ -7,7 +7,7 @@
         for face_id, pts in zip(result.faces.face_id, result.faces.points):
             ...  # pts: (68, 2) pixel coordinates
 
-A face search (:class:`~vidkeys.detect.FaceSearch`: frontal and profile
+A face search (:class:`~vidkeys.faces.detect.FaceSearch`: frontal and profile
 Haar cascades, and small faces in full-resolution tiles) is the expensive
 stage, so it is cut into slices of about equal cost. While faces are being
 followed (each cropped from where its points were in the previous frame),
@@ -17,7 +17,7 @@ ready", so a run's output never depends on the machine's timing. With no
 face followed, the frontal slice and the next slice run at once on every
 ``idle_every``-th frame (half as often after a second without faces), so a
 face is picked up in the frame it appears or the next. The first frame is
-searched completely; at a scene cut (:mod:`vidkeys.cuts`) every track ends,
+searched completely; at a scene cut (:mod:`vidkeys.faces.cuts`) every track ends,
 the shrunk-frame slices (frontal, profiles) run at once and again on the
 next frames, one a frame.
 
@@ -38,19 +38,20 @@ from pathlib import Path
 
 import numpy as np
 
-from vidkeys.confidence import landmark_confidence
 from vidkeys.config import PipelineConfig
-from vidkeys.crop import box_from_points, cut_faces, to_frame
-from vidkeys.cuts import SceneCuts
-from vidkeys.detect import Detections, SearchJob, face_search
 from vidkeys.errors import VidkeysError
-from vidkeys.likeness import looks
-from vidkeys.pose import head_pose
-from vidkeys.predictor import KeypointPredictor, shared_predictor
-from vidkeys.prefetch import prefetch
+from vidkeys.faces.crop import box_from_points, cut_faces, to_frame
+from vidkeys.faces.cuts import SceneCuts
+from vidkeys.faces.detect import Detections, SearchJob
+from vidkeys.faces.likeness import looks
+from vidkeys.faces.search import face_search
+from vidkeys.faces.track import Tracker
+from vidkeys.io.prefetch import prefetch
+from vidkeys.io.sources import SourceInfo, open_source
+from vidkeys.keypoints.confidence import landmark_confidence
+from vidkeys.keypoints.pose import head_pose
+from vidkeys.keypoints.predictor import KeypointPredictor, shared_predictor
 from vidkeys.results import Faces, FrameResult
-from vidkeys.sources import SourceInfo, open_source
-from vidkeys.track import Tracker
 
 
 class VideoRun:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from vidkeys.predictor import N_POINTS
+from vidkeys.keypoints.weights import N_POINTS
 
 SUPERVISION_MISSING = "Faces.to_supervision needs supervision: pip install supervision"
 
@@ -91,12 +91,12 @@ class Faces:
     ``points`` are ``(n, 68, 2)`` pixel coordinates in iBUG order; ``boxes``
     are ``(x, y, w, h)`` Haar-style face boxes derived from the points;
     ``confidence`` in (0, 1) is how far the points can be trusted
-    (:func:`vidkeys.confidence.landmark_confidence`; below 0.5, ``success`` 0 in
+    (:func:`vidkeys.keypoints.confidence.landmark_confidence`; below 0.5, ``success`` 0 in
     the CSV); ``point_confidence`` ``(n, 68)`` in [0, 1] is how
     sharp each point's heatmap peak was (see
-    :func:`vidkeys.predictor.point_confidence`); ``rotation`` (pitch, yaw,
+    :func:`vidkeys.keypoints.predictor.point_confidence`); ``rotation`` (pitch, yaw,
     roll in radians) and ``translation`` (mm) are the head pose, in
-    OpenFace's conventions (see :mod:`vidkeys.pose`).
+    OpenFace's conventions (see :mod:`vidkeys.keypoints.pose`).
 
     Like supervision's ``Detections``: ``faces[i]``, ``faces[2:]``,
     ``faces[[0, 2]]`` and ``faces[faces.confidence > 0.8]`` are :class:`Faces`

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vidkeys.track import iou
+from vidkeys.faces.track import iou
 
 #: Truth face widths (px) the recall is broken down by: < 40, 40-80, > 80.
 WIDTH_BINS = (40.0, 80.0)

@@ -1,0 +1,152 @@
+"""A batch's inputs: files, folders and globs expanded into tasks, one per input.
+
+Each :class:`Task` knows where its outputs go (the input's relative path under
+OUTDIR, named by :mod:`vidkeys.io.naming`) and the options its outputs depend
+on, which the manifest records so a rerun can tell what is still valid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from vidkeys.config import PipelineConfig
+from vidkeys.errors import VidkeysError
+from vidkeys.io.naming import media_suffix, output_path
+from vidkeys.io.sources import IMAGE_EXTS, VIDEO_EXTS
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input, where its outputs go, and the options that shape them."""
+
+    source: Path
+    rel: Path
+    outdir: Path
+    csv_only: bool
+    features: bool = False
+    #: What the outputs depend on (see :func:`task_options`); recorded in the manifest.
+    options: str = ""
+    #: The CSV in OpenFace 2's layout (``--openface``).
+    openface: bool = False
+
+    @property
+    def csv(self) -> Path:
+        """The keypoints CSV of this input."""
+        return output_path(self.outdir / self.rel, ".csv")
+
+    @property
+    def media(self) -> Path | None:
+        """The annotated video or image, unless ``--csv-only``."""
+        if self.csv_only:
+            return None
+        return output_path(self.outdir / self.rel, media_suffix(self.rel))
+
+    @property
+    def outputs(self) -> list[Path]:
+        """Every file this task must leave for it to count as done."""
+        return [p for p in (self.media, self.csv) if p is not None]
+
+
+def task_options(
+    source: Path, config: PipelineConfig | None, features: bool, openface: bool = False
+) -> str:
+    """The options and input a task's outputs depend on, as a canonical JSON string.
+
+    The pipeline's settings (not where or how fast it runs), ``--features``,
+    the weights file's and the input's size and modification time: a rerun
+    with any of them changed redoes the input.
+    """
+    config = config or PipelineConfig()
+    settings = asdict(config)
+    for key in ("device", "batch_size", "cnn_threads"):
+        settings.pop(key, None)
+    weights = config.weights
+    if weights is not None and Path(weights).is_file():
+        st = Path(weights).stat()
+        settings["weights"] = [str(weights), st.st_size, st.st_mtime_ns]
+    settings["features"] = features
+    if openface:  # only when set: earlier manifests' options stay valid
+        settings["openface"] = True
+    with contextlib.suppress(OSError):
+        st = source.stat()
+        settings["input"] = [st.st_size, st.st_mtime_ns]
+    return json.dumps(settings, sort_keys=True, default=str)
+
+
+def _is_media(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_EXTS | IMAGE_EXTS
+
+
+def _is_our_output(path: Path) -> bool:
+    """Files a batch writes into OUTDIR: never taken as inputs when OUTDIR is among them."""
+    return path.name.startswith(".") or ".keypoints." in path.name
+
+
+def collect_inputs(
+    inputs: Iterable[str],
+    outdir: Path,
+    csv_only: bool,
+    features: bool = False,
+    config: PipelineConfig | None = None,
+    openface: bool = False,
+) -> list[Task]:
+    """Expand files, folders (recursively) and globs into tasks, each input once.
+
+    A folder's files keep their path below the folder; a glob's matches keep
+    their path below the glob's fixed leading part; a plain file keeps its name.
+    OUTDIR may lie inside (or be) an input folder: the batch's own outputs
+    there are left out, the other files are inputs.
+    """
+    tasks: dict[Path, Task] = {}
+    outdir = outdir.resolve()
+    for item in inputs:
+        path = Path(item)
+        if glob.has_magic(item):
+            fixed = _fixed_prefix(item)
+            base = Path(*fixed) if fixed else Path(".")
+            found = [Path(m) for m in sorted(glob.glob(item, recursive=True))]
+            pairs = [(m, m.relative_to(base)) for m in found if m.is_file() and _is_media(m)]
+            if not pairs:
+                raise VidkeysError(f"no video or image matches {item}")
+        elif path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and _is_media(p))
+            pairs = [(p, p.relative_to(path)) for p in files]
+            if not pairs:
+                raise VidkeysError(f"{path}: folder holds no videos or images")
+        elif path.is_file():
+            pairs = [(path, Path(path.name))]
+        else:
+            raise VidkeysError(f"input not found: {item}")
+        for src, rel in pairs:
+            src = src.resolve()
+            if (src.parent == outdir or outdir in src.parents) and _is_our_output(src):
+                continue  # never take our own outputs as inputs
+            options = task_options(src, config, features, openface)
+            tasks.setdefault(src, Task(src, rel, outdir, csv_only, features, options, openface))
+    by_output: dict[Path, Path] = {}
+    for task in tasks.values():
+        for out in task.outputs:
+            if out in tasks:
+                raise VidkeysError(f"the output {out} of {task.source} would overwrite an input")
+            other = by_output.setdefault(out, task.source)
+            if other != task.source:
+                raise VidkeysError(
+                    f"{other} and {task.source} would both write {out}; "
+                    "give them separate folders or batches"
+                )
+    return list(tasks.values())
+
+
+def _fixed_prefix(pattern: str) -> list[str]:
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return fixed

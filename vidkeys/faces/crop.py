@@ -1,0 +1,165 @@
+"""The crop rule: face box -> square, upright crop the CNN sees, and back.
+
+Training and inference must cut faces the same way or the model sees crops at
+run time that it never saw while learning. Every crop in vidkeys therefore goes
+through :func:`crop_matrix`, and every box that does not come from the Haar
+detector (training images Haar misses, faces followed between detections) comes
+from :func:`box_from_points`, which mimics Haar's box geometry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from vidkeys.keypoints.pose import FACE_3D
+
+#: Side of the square crop the CNN takes, in pixels.
+CROP_SIZE = 96
+#: Crop side as a multiple of the Haar box width. Haar's box is tight around
+#: brows-to-mouth; the jaw and chin fall below it, so the crop is larger.
+CROP_SCALE = 1.6
+#: Crop centre below the Haar box centre, as a fraction of the box width.
+#: Measured on youtube-faces-68: the 68 points' centre sits 0.157 w lower.
+CROP_SHIFT_Y = 0.15
+#: Haar box width over the width of the 68 points' bounding box (median).
+BOX_OVER_POINTS_WIDTH = 1.15
+#: Haar box centre above the points' bounding-box centre, in box widths.
+BOX_ABOVE_POINTS = 0.157
+
+
+def box_from_points(points: np.ndarray) -> np.ndarray:
+    """Return the ``(x, y, w, h)`` box Haar would likely give for these 68 points.
+
+    Used where no detection exists: training images Haar misses, and frames
+    between detections where a face is followed from its previous points.
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    w = BOX_OVER_POINTS_WIDTH * max(x1 - x0, y1 - y0, 1.0)
+    cx = (x0 + x1) / 2
+    cy = (y0 + y1) / 2 - BOX_ABOVE_POINTS * w
+    return np.array([cx - w / 2, cy - w / 2, w, w])
+
+
+#: Where YuNet's five points (right eye, left eye, nose tip, right and left
+#: mouth corner) sit on the mean face of :data:`vidkeys.keypoints.pose.FACE_3D` (mm,
+#: the same frame as its x, y). Remade by ``python -m vidkeys.training.yunet_points``.
+YUNET_POINTS = np.array([[-30.8, -40.7], [30.8, -40.7], [0.0, -4.6], [-25.7, 24.7], [25.7, 24.7]])
+
+
+def box_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """The :func:`box_from_points` box of a face known by YuNet's five points.
+
+    The mean face is moved onto the five points (a similarity transform:
+    position, size, roll) and boxed as its 68 points would be, so a new
+    face's first crop is cut as every later one is.
+    """
+    src = YUNET_POINTS
+    dst = np.asarray(landmarks, np.float64).reshape(5, 2)
+    # Least-squares similarity (Umeyama, no reflection) from src to dst.
+    ms, md = src.mean(axis=0), dst.mean(axis=0)
+    a, b = src - ms, dst - md
+    cov = b.T @ a / len(src)
+    u, s, vt = np.linalg.svd(cov)
+    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
+    rot = u @ d @ vt
+    k = float(np.trace(np.diag(s) @ d) / a.var(axis=0).sum())
+    shape = (FACE_3D[:, :2] - ms) @ (k * rot).T + md
+    return box_from_points(shape)
+
+
+def crop_matrix(
+    box: np.ndarray,
+    size: int = CROP_SIZE,
+    *,
+    scale: float = 1.0,
+    shift: tuple[float, float] = (0.0, 0.0),
+    angle_deg: float = 0.0,
+) -> np.ndarray:
+    """Return the 2x3 affine matrix mapping frame pixels to crop pixels.
+
+    ``scale``, ``shift`` (in box widths) and ``angle_deg`` perturb the crop;
+    training uses them for jitter, inference leaves them at their defaults.
+    """
+    x, y, w, h = (float(v) for v in box)
+    side = CROP_SCALE * w * scale
+    cx = x + w / 2 + shift[0] * w
+    cy = y + h / 2 + CROP_SHIFT_Y * w + shift[1] * w
+    k = size / side
+    a = np.deg2rad(angle_deg)
+    cos, sin = np.cos(a) * k, np.sin(a) * k
+    # Rotate by angle about the crop centre, scale to the crop, centre in it.
+    return np.array(
+        [
+            [cos, sin, size / 2 - cos * cx - sin * cy],
+            [-sin, cos, size / 2 + sin * cx - cos * cy],
+        ]
+    )
+
+
+def crop(image: np.ndarray, matrix: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
+    """Cut the crop of ``matrix`` out of a grayscale image (edges replicated).
+
+    A large face shrunk straight to the crop aliases (bilinear sampling skips
+    pixels), so the face region is first reduced with area averaging; a face
+    in a 1080p frame then looks like the small faces the CNN was trained on.
+    """
+    k = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
+    if k < 0.5:
+        # Shrink by a whole factor m first: OpenCV's area averaging is ~60x
+        # faster for whole factors; the warp then scales by k*m in (0.5, 1].
+        m = int(1.0 / k)
+        inv = invert_matrix(matrix)
+        corners = apply_matrix(inv, np.array([[0, 0], [size, 0], [0, size], [size, size]]))
+        h, w = image.shape[:2]
+        x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int), 0, [w - 1, h - 1])
+        x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + m, 1, [w, h])
+        rw, rh = (x1 - x0) // m, (y1 - y0) // m
+        if rw >= 2 and rh >= 2:
+            small = cv2.resize(
+                image[y0 : y0 + rh * m, x0 : x0 + rw * m], (rw, rh), interpolation=cv2.INTER_AREA
+            )
+            # Pixel centres: small pixel u covers frame pixels x0 + [u, u+1) * m.
+            ox, oy = x0 + 0.5 * m - 0.5, y0 + 0.5 * m - 0.5
+            to_frame = np.array([[m, 0.0, ox], [0.0, m, oy], [0.0, 0.0, 1.0]])
+            matrix = matrix @ to_frame
+            image = small
+    return cv2.warpAffine(
+        image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+
+
+def apply_matrix(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Map ``(..., 2)`` points through a 2x3 affine matrix."""
+    pts = np.asarray(points, dtype=np.float64)
+    return pts @ matrix[:, :2].T + matrix[:, 2]
+
+
+def invert_matrix(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a 2x3 affine matrix: crop pixels back to frame pixels."""
+    return cv2.invertAffineTransform(matrix)
+
+
+def cut_faces(
+    images: Sequence[np.ndarray], boxes: Sequence[np.ndarray], size: int = CROP_SIZE
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Crops ``(n, size, size)`` of box ``i`` in image ``i``, and their matrices.
+
+    The one place inference (video frames, evaluation, validation during
+    training) cuts faces; pass the same frame ``n`` times for faces of one frame.
+    """
+    mats = [crop_matrix(b, size) for b in boxes]
+    if not mats:
+        return np.zeros((0, size, size), np.uint8), mats
+    return np.stack([crop(im, m, size) for im, m in zip(images, mats, strict=True)]), mats
+
+
+def to_frame(points: np.ndarray, mats: Sequence[np.ndarray]) -> np.ndarray:
+    """Map ``(n, 68, 2)`` crop points back to their frames' pixels."""
+    if len(mats) == 0:
+        return np.zeros((0, *np.shape(points)[1:]))
+    return np.stack([apply_matrix(invert_matrix(m), p) for p, m in zip(points, mats, strict=True)])

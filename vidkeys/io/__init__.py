@@ -1,0 +1,1 @@
+"""Frames in, files out: decoding sources, prefetching, video writers, atomic outputs, names."""

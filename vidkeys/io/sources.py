@@ -1,0 +1,547 @@
+"""Frames in: streaming decode of videos, images, image folders, stdin, URLs and arrays.
+
+Decoding is a stream: one frame is held at a time, so memory does not grow
+with the video's length. Frames that fail to decode mid-stream are skipped
+and counted rather than ending the run. A source can be cut to a window of
+its time (``start``/``end`` in seconds); frames keep their index and time in
+the whole source. (Writing is :mod:`vidkeys.io.writers`.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import itertools
+import math
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+import cv2
+import numpy as np
+
+from vidkeys.errors import VidkeysError, ffmpeg_errors
+
+if TYPE_CHECKING:
+    import av
+
+IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+VIDEO_EXTS = frozenset(
+    {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
+)
+#: Audio codecs MP4 takes as they are; anything else is re-encoded to AAC.
+#: What an input argument is read from: ``-`` is stdin.
+STDIN = "-"
+#: Image folders and frame iterables without a rate of their own.
+DEFAULT_FPS = 30.0
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(source: object) -> bool:
+    """True for ``scheme://...`` inputs (http, https, rtsp, ...), which FFmpeg opens."""
+    return isinstance(source, str) and bool(_URL.match(source))
+
+
+def is_stream(source: object) -> bool:
+    """True for inputs that are not local files: a URL or stdin (``-``)."""
+    return is_url(source) or str(source) == STDIN
+
+
+def source_stem(source: str | Path) -> str:
+    """The name an input's outputs are named after: a file's stem, a URL's last part."""
+    if is_url(str(source)):
+        return Path(urlparse(str(source)).path).stem or "stream"
+    if str(source) == STDIN:
+        return "stdin"
+    path = Path(source)
+    return path.name if path.is_dir() else path.stem
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame: its index in the source, time in seconds, pixels.
+
+    ``index`` is the frame's place in the source (from its time stamp and the
+    stream's rate and start time, so frames that could not be decoded leave a
+    gap). ``gray`` is always there and made one way for a given source: the
+    decoder's luma plane for a video, ``cv2.cvtColor`` for images and arrays.
+    ``image`` is BGR ``(h, w, 3)``, or None from a source opened with
+    ``gray=True`` (no colour conversion when no video is written). Both are
+    upright: a phone video's display rotation is applied.
+    """
+
+    index: int
+    timestamp: float
+    gray: np.ndarray
+    image: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the source is: ``kind`` is ``video``, ``image``, ``folder`` or ``frames``
+    (arrays handed in by the caller); ``frames`` is None when unknown.
+    ``width`` and ``height`` are those of the upright frames; ``rotation`` the
+    display rotation applied (degrees counter-clockwise, 0, 90, 180 or 270)."""
+
+    path: Path
+    kind: str
+    width: int
+    height: int
+    fps: float
+    frames: int | None
+    has_audio: bool
+    rotation: int = 0
+    #: What to open again to read the audio (a path or URL; "" for stdin and arrays).
+    location: str = ""
+
+
+def is_image(path: Path) -> bool:
+    """True for still-image file names (by extension)."""
+    return path.suffix.lower() in IMAGE_EXTS
+
+
+_ROTATE = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
+
+
+def _upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    code = _ROTATE.get(rotation)
+    return image if code is None else cv2.rotate(image, code)
+
+
+def check_window(start: float | None, end: float | None) -> None:
+    """A usable ``start``/``end`` pair (seconds), or one error line."""
+    if start is not None and (start < 0 or not math.isfinite(start)):
+        raise VidkeysError(f"--start must be a time in seconds >= 0, got {start}")
+    if end is not None and (end <= 0 or not math.isfinite(end)):
+        raise VidkeysError(f"--end must be a time in seconds > 0, got {end}")
+    if start is not None and end is not None and end <= start:
+        raise VidkeysError(f"--end ({end} s) must come after --start ({start} s)")
+
+
+class _Window:
+    """Which frame times of a source are wanted (``start <= t < end``, seconds from its start)."""
+
+    def __init__(self, start: float | None, end: float | None, fps: float) -> None:
+        check_window(start, end)
+        self.start, self.end = start, end
+        # Half a frame of slack: a frame stamped 0.9999 s counts as the one at 1 s.
+        self._slack = 0.5 / fps if fps > 0 else 1e-6
+
+    @property
+    def whole(self) -> bool:
+        return self.start is None and self.end is None
+
+    def before(self, t: float) -> bool:
+        return self.start is not None and t < self.start - self._slack
+
+    def after(self, t: float) -> bool:
+        return self.end is not None and t >= self.end - self._slack
+
+
+class FrameSource:
+    """Iterate the frames of a video file, a still image, a folder of images, stdin or a URL.
+
+    A still image is a one-frame video; a folder is its images in name order,
+    one frame each at ``fps`` (default 30). ``-`` reads a video from stdin
+    (a stream format such as MKV, MPEG-TS or fragmented MP4: stdin cannot
+    seek); a ``scheme://`` input is opened by FFmpeg (http, https, rtsp...).
+    ``start``/``end`` (seconds from the source's start) keep only the frames
+    in that window. After iterating, ``decoded`` counts the frames yielded,
+    ``expected`` the frames the source holds (as its container declares
+    them, or as the time stamps show), and ``skipped`` the difference:
+    frames lost to decoding errors or to a file cut short.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        gray: bool = False,
+        fps: float | None = None,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> None:
+        text = str(path)
+        self.url = text if is_url(text) else None
+        self.stdin = text == STDIN
+        self.label = text if self.url or self.stdin else str(Path(path))
+        self.path = Path(urlparse(text).path or "stream") if self.url else Path(path)
+        self.gray = gray
+        self.decoded = 0
+        self.expected: int | None = None
+        self._failed = 0  # packets or images that could not be decoded
+        self._discarded = 0  # packets the container's edit list drops
+        self._container: av.container.InputContainer | None = None
+        self._lock = threading.Lock()
+        if fps is not None and (fps <= 0 or not math.isfinite(fps)):
+            raise VidkeysError(f"--fps must be a rate > 0, got {fps}")
+        check_window(start, end)
+        self._start, self._end = start, end
+        if self.url or self.stdin:
+            self._images = []
+            self.info = self._open_video(fps)
+            return
+        if not self.path.exists():
+            raise VidkeysError(f"input not found: {self.path}")
+        if self.path.is_dir():
+            self._images = sorted(p for p in self.path.iterdir() if is_image(p))
+            if not self._images:
+                raise VidkeysError(f"{self.path}: folder holds no images")
+            first = self._read_image(self._images[0])
+            h, w = first.shape[:2]
+            rate = fps or DEFAULT_FPS
+            self.info = SourceInfo(self.path, "folder", w, h, rate, len(self._images), False)
+        elif is_image(self.path):
+            self._images = [self.path]
+            h, w = self._read_image(self.path).shape[:2]
+            self.info = SourceInfo(self.path, "image", w, h, 0.0, 1, False)
+        else:
+            self._images = []
+            self.info = self._open_video(fps)
+
+    @property
+    def skipped(self) -> int:
+        """Frames of the source that were not yielded (known once iteration ends)."""
+        if self.expected is None:
+            return self._failed
+        return max(0, self.expected - self.decoded)
+
+    def _open_video(self, fps: float | None) -> SourceInfo:
+        import av
+
+        if fps is not None:
+            raise VidkeysError(
+                f"{self.label}: --fps is for image folders (and the API's frame iterables); "
+                "a video has its own frame rate"
+            )
+        try:
+            if self.stdin:
+                self._container = av.open("pipe:0")
+            elif self.url:
+                self._container = av.open(self.url, timeout=30.0)
+            else:
+                self._container = av.open(str(self.path))
+        except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+            if self.url or self.stdin:
+                what = f"cannot open {'stdin' if self.stdin else 'the URL'} as a video"
+                raise VidkeysError(f"{self.label}: {what} ({_first_line(exc)})") from exc
+            raise VidkeysError(f"{self.path}: {_open_error(self.path, exc)}") from exc
+        if not self._container.streams.video:
+            self.close()
+            raise VidkeysError(f"{self.label}: no video stream in the file")
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame threads: decoding keeps up at 1080p
+        rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+        self._rate = Fraction(rate)
+        w, h = stream.codec_context.width, stream.codec_context.height
+        if not w or not h:
+            self.close()
+            raise VidkeysError(f"{self.label}: video stream has no frame size")
+        self._exact = bool(stream.frames)
+        declared = stream.frames or None
+        if declared is None:
+            seconds = None
+            if stream.duration and stream.time_base:
+                seconds = float(stream.duration * stream.time_base)
+            elif self._container.duration:
+                seconds = self._container.duration / av.time_base
+            if seconds:
+                declared = round(seconds * float(rate)) or None
+        self._declared = declared
+        # Decode the first frame now: its display matrix gives the rotation
+        # (and a file with no decodable frame fails before any output exists).
+        self._av_frames = self._decode()
+        self._first = next(self._av_frames, None)
+        if self._first is None:
+            self.close()
+            hint = ""
+            if self.stdin:
+                hint = (
+                    " (stdin cannot seek: send a stream format such as MKV, MPEG-TS or "
+                    "fragmented MP4, e.g. ffmpeg ... -f matroska -)"
+                )
+            raise VidkeysError(f"{self.label}: no frame could be decoded{hint}")
+        rotation = round(self._first.rotation or 0) % 360
+        rotation = rotation if rotation in _ROTATE else 0
+        if rotation in (90, 270):
+            w, h = h, w
+        # Audio is read again from the source by the writer: not possible from stdin.
+        has_audio = bool(self._container.streams.audio) and not self.stdin
+        location = "" if self.stdin else (self.url or str(self.path))
+        return SourceInfo(
+            self.path, "video", w, h, float(rate), declared, has_audio, rotation, location
+        )
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """The decoder's frames; undecodable packets are counted, a broken container ends it."""
+        import av
+
+        assert self._container is not None
+        packets = self._container.demux(self._container.streams.video[0])
+        while True:
+            # The lock lets close() run from another thread (an error in the
+            # consumer while the decode thread is mid-packet) without a crash.
+            with self._lock:
+                if self._container is None:
+                    return
+                try:
+                    packet = next(packets)
+                except StopIteration:
+                    return
+                except (av.FFmpegError, OSError):  # a broken container: stop, keep what we have
+                    return
+                if packet.is_discard:  # dropped by the container's edit list
+                    self._discarded += 1
+                try:
+                    frames = packet.decode()
+                except (av.FFmpegError, OSError):
+                    self._failed += 1
+                    continue
+            yield from frames
+
+    def _read_image(self, path: Path) -> np.ndarray:
+        # Always in colour: OpenCV's IMREAD_GRAYSCALE converts differently from
+        # cvtColor, and the grey the detector and CNN see must not depend on
+        # whether a video is being written (annotate and export-csv agree).
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise VidkeysError(f"cannot read image {path}: not a supported image file")
+        return image
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._container is None:
+            yield from self._iter_images()
+        else:
+            yield from self._iter_video()
+
+    def _iter_images(self) -> Iterator[Frame]:
+        fps = self.info.fps or 1.0
+        window = _Window(self._start, self._end, fps)
+        self.expected = 0
+        for i, path in enumerate(self._images):
+            t = i / fps if self.info.kind == "folder" else 0.0
+            if window.before(t):
+                continue
+            if window.after(t):
+                break
+            self.expected += 1
+            try:
+                image = self._read_image(path)
+            except VidkeysError:
+                self._failed += 1
+                continue
+            self.decoded += 1
+            gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            yield Frame(i, t, gray, None if self.gray else image)
+
+    def _iter_video(self) -> Iterator[Frame]:
+        assert self._container is not None
+        stream = self._container.streams.video[0]
+        tb, rate, rotation = stream.time_base, self._rate, self.info.rotation
+        start = stream.start_time
+        prev, on_grid = -1, True
+        window = _Window(self._start, self._end, float(rate))
+        first_index: int | None = None  # the first frame in the window
+        frames = self._av_frames
+        first, self._first = self._first, None
+        if first is not None:
+            if start is None and first.pts is not None:
+                start = first.pts
+            if self._seek(window, stream, start):
+                first = None  # the decoder now starts at the keyframe before --start
+                frames = self._av_frames
+        if first is not None:
+            frames = itertools.chain([first], frames)
+        for frame in frames:
+            failed_before = self._failed
+            if frame.pts is None or tb is None:
+                index = prev + 1
+                t = index / float(rate)
+                rel = t
+            else:
+                if start is None:
+                    start = frame.pts
+                t = float(frame.pts * tb)
+                rel = float((frame.pts - start) * tb)
+                if window.before(rel):  # decoded on the way from the keyframe
+                    continue
+                # The index on the stream's frame grid; a variable-rate stream
+                # (off the grid, or two frames on one slot) is counted instead.
+                slot = (frame.pts - start) * tb * rate
+                index = round(slot)
+                if on_grid and (abs(slot - index) > 0.25 or index <= prev):
+                    on_grid = False
+                if not on_grid:
+                    index = prev + 1 + (self._failed - failed_before)
+            if window.after(rel):
+                break
+            prev = index
+            if first_index is None:
+                first_index = index
+                if not window.whole:
+                    self._failed = 0  # packets before the window are not the window's
+            gray = _upright(frame.to_ndarray(format="gray"), rotation)
+            image = None if self.gray else _upright(frame.to_ndarray(format="bgr24"), rotation)
+            self.decoded += 1
+            yield Frame(index, t, gray, image)
+        if window.whole:
+            self.expected = self._expected(prev + 1, on_grid)
+        else:  # a window: only its own time stamps say what it held
+            span = prev + 1 - (first_index or 0) if on_grid and first_index is not None else 0
+            self.expected = max(span, self.decoded + self._failed)
+
+    def _seek(
+        self, window: _Window, stream: av.video.stream.VideoStream, start: int | None
+    ) -> bool:
+        """Jump to the keyframe before ``--start`` in a local file; True if done."""
+        import av
+
+        # Local files only: a URL's server may not take ranges (decoding on drops the rest).
+        if not window.start or self.url or self.stdin or stream.time_base is None:
+            return False
+        target = (start or 0) + int(window.start / stream.time_base)
+        with self._lock:
+            if self._container is None:
+                return False
+            try:
+                self._container.seek(target, stream=stream, backward=True)
+            except (av.FFmpegError, OSError):
+                return False  # not seekable: decode from here and drop what comes before
+            stream.codec_context.flush_buffers()
+            self._av_frames = self._decode()
+        return True
+
+    def _expected(self, last: int, on_grid: bool) -> int:
+        """Frames the source holds: declared by the container, or seen in its time stamps.
+
+        A count from the container's index (MP4, AVI) is the truth, less the
+        packets its edit list drops; one estimated from the duration (MKV,
+        WebM) is trusted only when clearly more than was seen. On a
+        constant-rate stream, gaps in the time stamps are frames lost too.
+        """
+        seen = max(last if on_grid else 0, self.decoded + self._failed)
+        declared = self._declared
+        if declared is None:
+            return seen
+        if self._exact:
+            return max(declared - self._discarded, seen)
+        return declared if declared - seen > max(1, declared // 50) else seen
+
+    def close(self) -> None:
+        """Release the decoder (safe while another thread is decoding)."""
+        with self._lock:
+            if self._container is not None:
+                with contextlib.suppress(*ffmpeg_errors(), OSError):
+                    self._container.close()
+                self._container = None
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ArraySource:
+    """Frames the caller already holds (an iterable of BGR or gray arrays) as a source.
+
+    Lets Python users feed frames from their own capture code, and tests feed
+    exact pixels without a lossy codec in between. Frame ``i`` is at ``i / fps``
+    seconds (``fps`` default 30; it sets the smoothing's time scale too).
+    """
+
+    def __init__(
+        self,
+        frames: Iterable[np.ndarray],
+        gray: bool = False,
+        fps: float | None = None,
+        start: float | None = None,
+        end: float | None = None,
+    ) -> None:
+        fps = DEFAULT_FPS if fps is None else fps
+        if fps <= 0 or not math.isfinite(fps):
+            raise VidkeysError(f"fps must be a rate > 0, got {fps}")
+        self.gray = gray
+        self.skipped = 0
+        self._window = _Window(start, end, fps)
+        self._frames = iter(frames)
+        first = next(self._frames, None)
+        if first is None:
+            raise VidkeysError("no frames given")
+        self._first: np.ndarray | None = first
+        h, w = first.shape[:2]
+        self.info = SourceInfo(Path("<frames>"), "frames", w, h, fps, None, False)
+
+    def _frame(self, index: int, timestamp: float, image: np.ndarray) -> Frame:
+        image = np.asarray(image, dtype=np.uint8)
+        if image.ndim == 2:
+            colour = None if self.gray else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+            return Frame(index, timestamp, image, colour)
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        return Frame(index, timestamp, gray, None if self.gray else image)
+
+    def __iter__(self) -> Iterator[Frame]:
+        frames = self._frames
+        if self._first is not None:
+            frames = itertools.chain([self._first], frames)
+            self._first = None
+        for index, image in enumerate(frames):
+            t = index / self.info.fps
+            if self._window.before(t):
+                continue
+            if self._window.after(t):
+                break
+            yield self._frame(index, t, image)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> ArraySource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_source(
+    source: Path | str | Iterable[np.ndarray],
+    gray: bool = False,
+    fps: float | None = None,
+    start: float | None = None,
+    end: float | None = None,
+) -> FrameSource | ArraySource:
+    """A :class:`FrameSource` for a path, URL or ``-``, an :class:`ArraySource` for frames.
+
+    ``fps``: the rate of an image folder or of in-memory frames (a video has
+    its own); ``start``/``end``: the window of the source to read, in seconds.
+    """
+    if isinstance(source, (str, Path)):
+        return FrameSource(source, gray=gray, fps=fps, start=start, end=end)
+    return ArraySource(source, gray=gray, fps=fps, start=start, end=end)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = (getattr(exc, "strerror", None) or str(exc)).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _open_error(path: Path, exc: BaseException) -> str:
+    """Why a file could not be opened as a video, in words (no errno numbers)."""
+    if isinstance(exc, (*ffmpeg_errors(), UnicodeDecodeError)) or getattr(exc, "errno", None) in (
+        None,
+        errno.EINVAL,
+    ):
+        head = b""
+        with contextlib.suppress(OSError), open(path, "rb") as f:
+            head = f.read(12)
+        if head[4:8] == b"ftyp":
+            return (
+                "the file is cut short or damaged: its index (the MP4 'moov' box) is missing, "
+                "so no frame can be read"
+            )
+        return f"not a video or image file ({_first_line(exc)})"
+    return f"cannot read the file ({_first_line(exc)})"

@@ -1,0 +1,77 @@
+"""How far a face's points can be trusted: the ``confidence`` and ``success`` of the outputs.
+
+The network's face score saturates (0.99 on a turned face whose points lie on
+a hand) and the mean heatmap peak alone ranks faces by their error only
+weakly (Spearman -0.35 with NME on the held-out people). Two signals of
+one face together do better, both from the points the network gave:
+
+- ``peak``: the mean of its 68 point confidences (how sharp each heatmap's
+  peak was, :func:`vidkeys.keypoints.predictor.point_confidence`);
+- ``shape``: how far the 68 points are from a face's shape, once scale,
+  rotation and position are taken out (Procrustes distance to the mean
+  frontal shape of :data:`vidkeys.keypoints.pose.FACE_3D`): points on a hand, on hair
+  or collapsed onto one side do not make a face.
+
+``log(NME)`` is predicted from ``log(peak)`` and ``log(shape)`` by a line
+fitted on 1,500 faces of the *training* people (``python -m vidkeys.training.fit_confidence``);
+the prediction is mapped onto (0, 1) by a logistic curve whose midpoint is
+the predicted NME of the worst tenth of the *held-out* people's faces. On
+those held-out faces (``vidkeys eval --split val``) the rank correlation of
+confidence and NME is -0.575 as served (8-bit graph, shape correction); faces below
+0.5 (about one in ten) have a mean NME of 5.95 % against 3.75 % for the rest.
+
+``success`` is ``confidence >= SUCCESS_THRESHOLD`` (0.5), in OpenFace's sense:
+the face is tracked but its points should not be used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vidkeys.keypoints.pose import FACE_3D
+
+#: log(NME) ~ W_PEAK * log(peak + 0.01) + W_SHAPE * log(shape) + BIAS (training people).
+W_PEAK, W_SHAPE, BIAS = -2.071, 0.0746, -3.273
+#: Predicted NME at confidence 0.5 (the held-out people's worst tenth starts here).
+MID_NME = 0.0409
+#: Width of the logistic curve in log-NME: the held-out median predicted NME gives 0.8.
+SCALE = 0.1439
+#: Faces below this confidence are written with ``success`` 0.
+SUCCESS_THRESHOLD = 0.5
+
+_MEAN_SHAPE = FACE_3D[:, :2] - FACE_3D[:, :2].mean(axis=0)
+_MEAN_SHAPE = _MEAN_SHAPE / np.linalg.norm(_MEAN_SHAPE)
+
+
+def shape_distance(points: np.ndarray) -> np.ndarray:
+    """Procrustes distance (0 = a face's shape) of each ``(68, 2)`` point set, ``(n,)``."""
+    pts = np.asarray(points, np.float64)
+    if pts.shape[0] == 0:
+        return np.zeros(0)
+    a = pts - pts.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(a, axis=(1, 2), keepdims=True)
+    a = a / np.where(norm > 0, norm, 1.0)
+    m = np.einsum("nki,kj->nij", a, _MEAN_SHAPE)
+    s = np.linalg.svd(m, compute_uv=False)
+    det = np.sign(np.linalg.det(m))
+    return np.clip(1.0 - (s[:, 0] + det * s[:, 1]), 1e-6, 2.0)
+
+
+def predicted_nme(points: np.ndarray, point_confidence: np.ndarray) -> np.ndarray:
+    """The NME (fraction of the eye distance) each face's signals predict, ``(n,)``."""
+    pc = np.asarray(point_confidence, np.float64)
+    if pc.shape[0] == 0:
+        return np.zeros(0)
+    log_nme = (
+        W_PEAK * np.log(pc.mean(axis=1) + 0.01) + W_SHAPE * np.log(shape_distance(points)) + BIAS
+    )
+    return np.exp(log_nme)
+
+
+def landmark_confidence(points: np.ndarray, point_confidence: np.ndarray) -> np.ndarray:
+    """Each face's confidence in (0, 1) that its points are right, ``(n,)`` (see module notes)."""
+    nme = predicted_nme(points, point_confidence)
+    if nme.size == 0:
+        return nme
+    z = (np.log(MID_NME) - np.log(nme)) / SCALE
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
