@@ -47,7 +47,7 @@ def rows(csv: Path) -> list[list[str]]:
     return [ln.split(",") for ln in csv.read_text().splitlines()[1:]]
 
 
-# --- results that look complete and are not (items 1-5) ----------------------
+# --- results that look complete and are not ---------------------------------
 
 
 @pytest.mark.parametrize(
@@ -271,7 +271,7 @@ def test_an_error_mid_video_stops_the_decoder_thread(monkeypatch: pytest.MonkeyP
     assert error.traceback and decoder_threads() <= before
 
 
-# --- the same source on every path (issue 9) --------------------------------
+# --- the same source on every path ------------------------------------------
 
 
 def _points(csv: Path) -> np.ndarray:
@@ -305,7 +305,7 @@ def test_phone_video_is_processed_upright(tmp_path: Path) -> None:
         assert (s.codec_context.width, s.codec_context.height) == (320, 240)
 
 
-# --- batch under faults (items 7-13) ----------------------------------------
+# --- batch under faults ------------------------------------------------------
 
 
 @pytest.fixture
@@ -514,7 +514,7 @@ def test_empty_weights_file(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pt"]
 
 
-# --- vidkeys train (item 6 and the listed tracebacks) ------------------------
+# --- vidkeys train -----------------------------------------------------------
 
 
 def _train(data: tuple[Path, Path, np.ndarray], out: Path, *extra: str) -> object:

@@ -56,7 +56,7 @@ def test_the_network_learned_the_labels_lean_on_both_sides(real_data: Path) -> N
 
 def test_shape_correction_pays_on_people_it_was_not_fitted_on(real_data: Path) -> None:
     """Fitted on the training people only, the shipped correction takes 0.09 points
-    off the held-out people's NME (model card, "Session 10"); at least 0.05 here."""
+    off the held-out people's NME (model card, "What was tried"); at least 0.05 here."""
     samples, images, boxes = held_out_faces(real_data / CSV_NAME, real_data / "training")
     truth = np.stack([s.points for s in samples])
     served, raw = (

@@ -6,7 +6,7 @@
 ONNX Runtime runs the 8-bit network about twice as fast as the 32-bit one
 on this project's CPU (AVX-512 VNNI; 2.0 times at batch 32 on both cores,
 2.2 on the pipeline's one thread), for held-out NME 4.06 % against 4.05 %
-(saved_models/README.md, "Session 9"). The graph beside the weights is
+(saved_models/README.md, "What was tried"). The graph beside the weights is
 replaced by its quantised version, with the same metadata (so it stays in
 step with the ``.pt``) plus ``precision: int8``; the ``.pt`` itself and the
 PyTorch path (``--device cuda``) stay 32-bit. ``python -m vidkeys.keypoints.network

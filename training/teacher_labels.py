@@ -12,7 +12,7 @@ without the teacher in the training loop::
         --out runs/teacher_labels.csv
     vidkeys train --csv runs/teacher_labels.csv --images DATA/training ...
 
-What it bought is in ``saved_models/README.md``, "Session 7" and "Session 8". The teacher
+What it bought is in ``saved_models/README.md``, "What was tried". The teacher
 places each face as ``vidkeys eval`` does (Haar box, two passes, the mirror
 test). Only the training people's rows change: the held-out people keep
 their labels, which validation measures against.
@@ -59,7 +59,7 @@ def teacher_labels(
     Several teachers average out part of each one's own errors: two teachers
     trained apart place the held-out people's points better together than
     either alone, though the student of two did no better than the student of
-    one (model card, "Session 8")."""
+    one (model card, "What was tried")."""
     samples = read_keypoints_csv(csv_path)
     images = load_images(samples, images_dir)
     found = cached_haar_boxes(csv_path, images, samples)

@@ -7,7 +7,7 @@ face's shape. A linear map from the
 points' shape to that miss, fitted on the training people's faces
 (:mod:`vidkeys.training.correction`) and subtracted from every answer, takes
 0.07-0.10 points off the held-out NME for any of the models measured, at no
-CNN cost (saved_models/README.md, "Session 10").
+CNN cost (saved_models/README.md, "What was tried").
 
 It works in the face's frame: origin at the points' mean, x along the outer
 eye corners (36 -> 45), unit the eye distance. A face's shape there is the

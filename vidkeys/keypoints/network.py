@@ -6,7 +6,7 @@ Architecture choice (see saved_models/README.md for the measurements): plain
 decoder back to 1/8 of the crop, and a soft-argmax per point over its
 heatmap. Inverted residuals (``ModelConfig.block``), run in ONNX Runtime as
 served, are as fast with half the parameters but 0.2 points of held-out NME
-worse (session 9); in PyTorch on the CPU they were 2.5x slower.
+worse (model card, "What was tried"); in PyTorch on the CPU they were 2.5x slower.
 
 This module needs torch (the ``train`` or ``gpu`` extra); serving on the CPU
 does not: :func:`save_model` writes an ONNX graph beside every ``.pt``, and
@@ -61,7 +61,7 @@ class ModelConfig:
     #: Encoder blocks after the first convolution: "plain" 3x3 convolutions,
     #: or "inverted" residuals (MobileNetV2: 1x1 expand by ``expand``, 3x3
     #: depthwise, 1x1 project), which ONNX Runtime runs at a lower cost per
-    #: parameter than PyTorch does (saved_models/README.md, "Session 9").
+    #: parameter than PyTorch does (saved_models/README.md, "What was tried").
     block: str = "plain"
     expand: int = 4
     #: The labels' lean the network was trained with (see vidkeys.keypoints.mirror),
@@ -256,7 +256,7 @@ def load_model(path: Path | str | None = None) -> tuple[KeypointNet, dict[str, A
         blob = torch.load(path, map_location="cpu", weights_only=True)
         cfg = dict(blob["config"])
         cfg["widths"] = tuple(cfg["widths"])
-        cfg.pop("test_flip", None)  # session 4's first runs kept the mirror test in the graph
+        cfg.pop("test_flip", None)  # early weights files kept the mirror test in the graph
         model = KeypointNet(ModelConfig(**cfg))
         model.load_state_dict(blob["state_dict"])
     except Exception as exc:  # torch raises many types for a bad file
