@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import os
 import subprocess
 import sys
 import threading
@@ -148,3 +149,17 @@ def one_error(stderr: str, *words: str) -> str:
     for word in words:
         assert word in lines[0], lines[0]
     return lines[0]
+
+
+def writing_into(folder: Path) -> bool:
+    """True while some process holds an output file open under ``folder``: an
+    unnamed one (``/proc/PID/fd`` shows ``FOLDER/#INODE (deleted)``) or a part file."""
+    prefix = str(folder.resolve())
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith(prefix) and (target.endswith("(deleted)") or ".part" in target):
+            return True
+    return False

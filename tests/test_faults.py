@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import PHOTO, SAMPLE, clip, decoder_threads, one_error, run_cli
+from tests.helpers import PHOTO, SAMPLE, clip, decoder_threads, one_error, run_cli, writing_into
 from vidkeys.batch.driver import LOCK
 from vidkeys.batch.manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
@@ -433,9 +433,7 @@ def _start_batch(videos: Path, out: Path, workers: int) -> tuple[subprocess.Pope
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.time() + 120
-    while time.time() < deadline:  # until a worker is writing
-        if list(out.rglob(".*.part")):
-            break
+    while time.time() < deadline and not writing_into(out):  # until a worker is writing
         time.sleep(0.05)
     return proc, _children(proc.pid)
 
@@ -612,7 +610,7 @@ def test_kill_of_annotate_leaves_nothing(tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "vidkeys.cli", "annotate", str(src), "-o", str(out), "-q"]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and not list(tmp_path.glob(".*.part")):
+    while time.time() < deadline and not writing_into(tmp_path):
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)

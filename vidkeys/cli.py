@@ -11,7 +11,6 @@ import functools
 import inspect
 import json
 import os
-import signal
 import sys
 import typing
 from collections.abc import Callable, Iterator
@@ -29,6 +28,7 @@ from vidkeys.errors import (
     EXIT_INTERRUPTED,
     EXIT_PARTIAL,
     VidkeysError,
+    stop_signals_interrupt,
 )
 
 app = typer.Typer(
@@ -109,16 +109,9 @@ def user_errors(subject: object = None) -> Iterator[None]:
     Input problems are :class:`VidkeysError`; anything else is unexpected and
     becomes one line naming ``subject`` (the input) and pointing to --debug.
     """
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # `kill`: clean up like Ctrl-C (no .part left)
-
     try:
-        old_term = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread
-        old_term = None
-    try:
-        yield
+        with stop_signals_interrupt():  # `kill`, a closed terminal: clean up like Ctrl-C
+            yield
     except typer.Exit:
         raise
     except VidkeysError as exc:
@@ -146,9 +139,6 @@ def user_errors(subject: object = None) -> Iterator[None]:
             err=True,
         )
         raise typer.Exit(EXIT_ERROR) from None
-    finally:
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
 
 
 def _finish(summary: Any, quiet: bool) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -34,7 +33,8 @@ from vidkeys.batch.engines import ENGINES, run_local, run_ray
 from vidkeys.batch.inputs import collect_inputs
 from vidkeys.batch.manifest import MANIFEST, Record, append_record, is_done, read_manifest
 from vidkeys.config import PipelineConfig
-from vidkeys.errors import VidkeysError
+from vidkeys.errors import VidkeysError, stop_signals_interrupt
+from vidkeys.io.atomic import stale_parts
 from vidkeys.outputs.progress import progress
 
 LOCK = ".vidkeys.lock"
@@ -88,24 +88,6 @@ def _outdir_lock(outdir: Path) -> Iterator[None]:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
-    """``kill`` of the driver stops the batch as Ctrl-C does (workers stopped, parts removed)."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        old = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
-
-
 def run_batch(
     inputs: list[str],
     outdir: Path,
@@ -134,8 +116,9 @@ def run_batch(
     if not outdir.is_dir():
         raise VidkeysError(f"output {outdir} is not a folder")
     tasks = collect_inputs(inputs, outdir, csv_only, features, config, openface=openface)
-    with _outdir_lock(outdir), _sigterm_interrupts():
-        for stale in outdir.rglob(".*.part"):  # left by a run that was killed
+    with _outdir_lock(outdir), stop_signals_interrupt():
+        for stale in stale_parts(outdir):  # left by a killed run on a file system without
+            # unnamed files; a user's own ".*.part" files and live writers' are kept
             with contextlib.suppress(OSError):
                 stale.unlink()
         records = {} if force else read_manifest(outdir)

@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from multiprocessing.connection import wait
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
@@ -29,8 +30,8 @@ from tqdm import tqdm
 from vidkeys.batch.inputs import Task
 from vidkeys.batch.manifest import Record
 from vidkeys.config import PipelineConfig
-from vidkeys.errors import VidkeysError
-from vidkeys.io.atomic import partial_path
+from vidkeys.errors import STOP_SIGNALS, VidkeysError
+from vidkeys.io.atomic import stale_parts
 
 ENGINES = ("local", "ray")
 
@@ -94,10 +95,12 @@ def failed_record(task: Task, error: str, start: float) -> Record:
 
 
 def remove_partials(task: Task) -> None:
-    """Remove what a worker killed on this task left (its hidden .part files)."""
-    for path in task.outputs:
-        with contextlib.suppress(OSError):
-            partial_path(path).unlink(missing_ok=True)
+    """Remove what a worker killed on this task left: nothing where its outputs were
+    unnamed files (the kernel frees them), else its fallback part files."""
+    for folder in {Path(path).parent for path in task.outputs}:
+        for stale in stale_parts(folder) if folder.is_dir() else []:
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
 
 # --- local engine -----------------------------------------------------------
@@ -126,7 +129,8 @@ def _worker_run(task: Task) -> Record:
 
 
 def _terminate(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the clean-up is not interrupted
+    for sig in STOP_SIGNALS:  # once: the clean-up is not interrupted
+        signal.signal(sig, signal.SIG_IGN)
     raise SystemExit(128 + signum)  # unwinds the job, which removes its .part files
 
 
@@ -150,7 +154,8 @@ def _die_with_parent(parent: int) -> None:
 def _worker_main(conn: Any, config: PipelineConfig, threads: int, parent: int) -> None:
     """A worker process: run tasks from the driver until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    signal.signal(signal.SIGTERM, _terminate)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _terminate)
     _die_with_parent(parent)
     _init_worker(config, threads)
     code = 0

@@ -1,31 +1,93 @@
 """Outputs that exist only when complete, and the outputs of one command committed together.
 
-Every file vidkeys writes goes first to a hidden ``.NAME.part`` beside its
-final name; only when every output of the command has been closed without an
-error are they renamed into place, one after the other. On any error or
-interruption the ``.part`` files are removed (quietly: on a read-only or full
-file system the clean-up itself must not raise a second error)::
+Every file vidkeys writes goes first to an unnamed temporary file in the
+output's folder (Linux ``O_TMPFILE``): no other program or run sees it, two
+runs writing the same output never share it, and if the process dies (even
+``kill -9``) the kernel frees it and nothing is left. Only when every output
+of the command has been closed without an error are they linked into place,
+one after the other. Where a file system has no unnamed files, a hidden
+``.vk-PID-TOKEN.part`` beside the output stands in (unique per writer, short
+enough for any name, removed on error; a batch removes those whose process
+is gone). ::
 
     with AtomicOutputs() as outs:
         video_tmp = outs.add(video)
         csv_tmp = outs.add(csv)
         ...  # write and close both
-        outs.commit()  # both renamed; without this line, both removed
+        outs.commit()  # both in place; without this line, neither
+
+An output that is not a regular file (``/dev/null``, a named pipe, a
+terminal, ``/dev/stdout``) is written to directly as a stream, never renamed
+over: the device or pipe stays what it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
 import os
+import re
+import secrets
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from vidkeys.errors import VidkeysError
 
+#: What ``open(O_TMPFILE)`` answers where a file system has no unnamed files.
+_NO_TMPFILE = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL)
 
-def partial_path(path: Path | str) -> Path:
-    """The hidden temporary name an output is written under until it is complete."""
-    path = Path(path)
-    return path.with_name(f".{path.name}.part")
+#: Fallback part files: ``.vk-PID-TOKEN.part`` (the writer's pid, a random token).
+PART_PATTERN = re.compile(r"^\.vk-(\d+)-[0-9a-f]{8}\.part$")
+
+
+def is_stream(path: Path | str) -> bool:
+    """True for an output that must be written to, not replaced: an existing
+    file that is not a regular one (device, pipe, socket, terminal), or any
+    name under ``/dev`` or ``/proc`` (``/dev/stdout`` is a link to one)."""
+    text = os.path.abspath(path)
+    if text.startswith(("/dev/", "/proc/")):
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(text).st_mode)
+    except OSError:
+        return False
+
+
+def stale_parts(folder: Path) -> list[Path]:
+    """Fallback part files under ``folder`` whose writing process is gone."""
+    found = []
+    for path in folder.rglob(".vk-*.part"):
+        match = PART_PATTERN.match(path.name)
+        if match and not _alive(int(match.group(1))):
+            found.append(path)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+#: ``linkat``'s flag to link what ``/proc/self/fd/N`` points at, not the link itself.
+_AT_SYMLINK_FOLLOW = 0x400
+_AT_FDCWD = -100
+
+
+def _link_fd(fd: int, name: Path) -> None:
+    """Give the unnamed file open as ``fd`` the name ``name`` (Python's ``os.link``
+    links ``/proc/self/fd/N`` itself, which fails across devices)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    source = f"/proc/self/fd/{fd}".encode()
+    if libc.linkat(_AT_FDCWD, source, _AT_FDCWD, os.fsencode(name), _AT_SYMLINK_FOLLOW):
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code), str(name))
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -34,49 +96,101 @@ def _same_file(a: Path, b: Path) -> bool:
     )
 
 
+@dataclass
+class _Output:
+    final: Path
+    #: The name writers open: ``/proc/self/fd/N`` of the unnamed file, a
+    #: fallback part file, or the final name itself for a stream.
+    write_to: Path
+    fd: int | None = None
+    stream: bool = False
+
+
 class AtomicOutputs:
-    """A group of output files renamed into place together by :meth:`commit`."""
+    """A group of output files put into place together by :meth:`commit`."""
 
     def __init__(self) -> None:
-        self._items: list[tuple[Path, Path]] = []
+        self._items: list[_Output] = []
         self.committed = False
 
     def add(self, path: Path | str) -> Path:
-        """Reserve ``path``; returns the temporary name to write it under."""
+        """Reserve ``path``; returns the name to write it under until :meth:`commit`."""
         path = Path(path)
-        for final, _ in self._items:
-            if _same_file(final, path):
+        for item in self._items:
+            if _same_file(item.final, path):
                 raise VidkeysError(f"two outputs of one command would be the same file: {path}")
-        tmp = partial_path(path)
-        self._items.append((path, tmp))
-        return tmp
+        if is_stream(path):
+            item = _Output(path, path, stream=True)
+        else:
+            item = self._unnamed(path) or _Output(path, self._part_name(path))
+        self._items.append(item)
+        return item.write_to
+
+    @staticmethod
+    def _unnamed(path: Path) -> _Output | None:
+        folder = path.parent if str(path.parent) else Path(".")
+        try:
+            fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, 0o666)
+        except (AttributeError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in _NO_TMPFILE:
+                raise VidkeysError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            return None
+        return _Output(path, Path(f"/proc/self/fd/{fd}"), fd=fd)
+
+    @staticmethod
+    def _part_name(path: Path) -> Path:
+        return path.with_name(f".vk-{os.getpid()}-{secrets.token_hex(4)}.part")
 
     @property
     def paths(self) -> list[Path]:
         """The final names, in the order added."""
-        return [final for final, _ in self._items]
+        return [item.final for item in self._items]
 
     def commit(self) -> list[Path]:
-        """Rename every temporary file into place (all files must be closed)."""
+        """Put every temporary file into place (all writers must be closed)."""
         done: list[Path] = []
+        final = None
         try:
-            for final, tmp in self._items:
-                os.replace(tmp, final)
-                done.append(final)
+            for item in self._items:
+                final = item.final
+                if item.fd is not None:
+                    # Link the unnamed file under a unique hidden name, then
+                    # rename it over the output (a link cannot replace a file).
+                    staged = self._part_name(item.final)
+                    _link_fd(item.fd, staged)
+                    try:
+                        os.replace(staged, item.final)
+                    finally:
+                        with contextlib.suppress(OSError):
+                            staged.unlink(missing_ok=True)
+                elif not item.stream:
+                    os.replace(item.write_to, item.final)
+                done.append(item.final)
         except OSError as exc:
             for path in done:  # all or nothing
-                with contextlib.suppress(OSError):
-                    path.unlink()
+                if not any(i.stream and i.final == path for i in self._items):
+                    with contextlib.suppress(OSError):
+                        path.unlink()
             self.abort()
             raise VidkeysError(f"cannot write {final}: {exc.strerror or exc}") from exc
         self.committed = True
+        self._close()
         return done
 
     def abort(self) -> None:
-        """Remove the temporary files; never raises."""
-        for _, tmp in self._items:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
+        """Drop the temporary files; never raises."""
+        for item in self._items:
+            if item.fd is None and not item.stream:
+                with contextlib.suppress(OSError):
+                    item.write_to.unlink(missing_ok=True)
+        self._close()
+
+    def _close(self) -> None:
+        for item in self._items:
+            if item.fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(item.fd)
+                item.fd = None
 
     def __enter__(self) -> AtomicOutputs:
         return self
