@@ -157,10 +157,10 @@ def train(
     out: Annotated[Path, typer.Option("--out", help="Weights file to write.")] = Path(
         "saved_models/vidkeys68.pt"
     ),
-    epochs: Annotated[int, typer.Option(min=1)] = 250,
-    batch_size: Annotated[int, typer.Option(min=2)] = 32,
-    lr: Annotated[float, typer.Option(min=0.0)] = 2e-3,
-    seed: int = 0,
+    epochs: Annotated[int, typer.Option(min=1, max=100_000)] = 250,
+    batch_size: Annotated[int, typer.Option(min=2, max=65_536)] = 32,
+    lr: Annotated[float, typer.Option(min=0.0, max=10.0)] = 2e-3,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1)] = 0,
     device: DeviceOpt = Device.auto,
     resume: Annotated[bool, typer.Option(help="Continue from OUT.ckpt if present.")] = False,
     init: Annotated[
@@ -173,6 +173,8 @@ def train(
         float | None,
         typer.Option(
             "--flip-shift",
+            min=-1.0,
+            max=1.0,
             help="The labels' lean in eye distances, taken out of mirrored crops and the "
             "served mirror test (default: youtube-faces-68's, measured with python -m "
             "vidkeys.training.label_shift; 0 for labels without one).",
@@ -195,6 +197,7 @@ def train(
         typer.Option(
             "--crop-size",
             min=32,
+            max=512,
             help="Side of the face crop in pixels, a multiple of 16 (new models; the shipped "
             "one: 112).",
         ),
@@ -202,7 +205,10 @@ def train(
     decoder: Annotated[
         int | None,
         typer.Option(
-            "--decoder", min=1, help="Channels of the heatmap decoder (new models; a teacher: 128)."
+            "--decoder",
+            min=1,
+            max=4096,
+            help="Channels of the heatmap decoder (new models; a teacher: 128).",
         ),
     ] = None,
     up_levels: Annotated[
@@ -284,7 +290,9 @@ def evaluate(
     passes: Annotated[
         int,
         typer.Option(
-            min=1, help="CNN passes; each after the first crops from the previous points' box."
+            min=1,
+            max=10,
+            help="CNN passes; each after the first crops from the previous points' box.",
         ),
     ] = TrackerConfig.new_face_passes,
     fast: Fast = not PipelineConfig.mirror_test,
@@ -325,14 +333,16 @@ Source = Annotated[
 ]
 Start = Annotated[
     float | None,
-    typer.Option("--start", min=0.0, help="Begin at this time, seconds from the start."),
+    typer.Option("--start", min=0.0, max=1e7, help="Begin at this time, seconds from the start."),
 ]
 End = Annotated[
-    float | None, typer.Option("--end", min=0.0, help="Stop before this time, in seconds.")
+    float | None, typer.Option("--end", min=0.0, max=1e7, help="Stop before this time, in seconds.")
 ]
 Fps = Annotated[
     float | None,
-    typer.Option("--fps", min=0.001, help="Frame rate of a folder of images (default 30)."),
+    typer.Option(
+        "--fps", min=0.001, max=1000.0, help="Frame rate of a folder of images (default 30)."
+    ),
 ]
 OpenFace = Annotated[
     bool,
@@ -377,12 +387,12 @@ _PIPELINE_OPTIONS = [
     ),
     _setting(_DETECT, "detector_model", Path | None, "--detector-model"),
     _setting(_DETECT, "min_score", float, "--min-score", min=0.01, max=0.99),
-    _setting(_RUN, "detect_every", int, "--detect-every", min=1),
-    _setting(_DETECT, "scale_factor", float, "--scale-factor", min=1.001),
-    _setting(_DETECT, "min_neighbors", int, "--min-neighbors", min=0),
-    _setting(_DETECT, "min_size", int, "--min-size", min=1),
-    _setting(_DETECT, "detect_width", int, "--detect-width", min=0),
-    _setting(_RUN, "batch_size", int, "--batch-size", min=1),
+    _setting(_RUN, "detect_every", int, "--detect-every", min=1, max=100_000),
+    _setting(_DETECT, "scale_factor", float, "--scale-factor", min=1.001, max=2.0),
+    _setting(_DETECT, "min_neighbors", int, "--min-neighbors", min=0, max=100),
+    _setting(_DETECT, "min_size", int, "--min-size", min=1, max=4096),
+    _setting(_DETECT, "detect_width", int, "--detect-width", min=0, max=16_384),
+    _setting(_RUN, "batch_size", int, "--batch-size", min=1, max=4096),
     _setting(_TRACK, "smooth", bool, "--smooth/--no-smooth"),
     ("fast", Fast, not _RUN.mirror_test),
     ("device", DeviceOpt, Device.auto),
@@ -611,7 +621,8 @@ def batch(
         bool, typer.Option("--csv-only", help="Keypoints CSV only, no video.")
     ] = False,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Parallel tasks (default: cores).")
+        int | None,
+        typer.Option("--workers", min=1, max=1024, help="Parallel tasks (default: cores)."),
     ] = None,
     engine: Annotated[
         Engine, typer.Option("--engine", help="local (process pool) or ray.")

@@ -124,6 +124,7 @@ class VideoRun:
             self._eager: list[SearchJob] = []  # slices due on the next frames (a new shot)
             self._cnn_seconds = 0.0  # cropping and CNN time within this frame's tracker step
             self._cuts = SceneCuts(self.config.cuts)
+            self._size: tuple[int, ...] | None = None  # the previous frame's shape
             while True:
                 t0 = time.perf_counter()
                 frame = next(frames, None)
@@ -143,7 +144,10 @@ class VideoRun:
     def _faces(self, index: int, timestamp: float, gray: np.ndarray, tracker: Tracker) -> Faces:
         clock = self.stage_seconds
         t0 = time.perf_counter()
-        cut = self._cuts(gray)
+        # A frame of another size (an image folder or frames of mixed sizes) is
+        # another picture: a cut, so no track carries over into it.
+        cut = self._cuts(gray) or (self._size is not None and gray.shape != self._size)
+        self._size = gray.shape
         following = bool(tracker.live()) and not cut
         detections = self._detect(gray, cut or self.frames == 0, following)
         t1 = time.perf_counter()

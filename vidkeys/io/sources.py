@@ -452,6 +452,13 @@ class ArraySource:
     Lets Python users feed frames from their own capture code, and tests feed
     exact pixels without a lossy codec in between. Frame ``i`` is at ``i / fps``
     seconds (``fps`` default 30; it sets the smoothing's time scale too).
+
+    Taken as they come: ``uint8`` grey ``(h, w)`` or ``(h, w, 1)``, BGR
+    ``(h, w, 3)``, BGRA ``(h, w, 4)`` (alpha dropped); ``uint16`` (scaled
+    down by 257); floats in [0, 1] (scaled by 255; values outside are
+    clipped); other integer types clipped to 0-255. Anything else (no pixels,
+    other shapes, complex or object arrays) is refused with a
+    :class:`VidkeysError` naming the frame.
     """
 
     def __init__(
@@ -473,11 +480,11 @@ class ArraySource:
         if first is None:
             raise VidkeysError("no frames given")
         self._first: np.ndarray | None = first
-        h, w = first.shape[:2]
+        h, w = as_uint8(first, 0).shape[:2]
         self.info = SourceInfo(Path("<frames>"), "frames", w, h, fps, None, False)
 
     def _frame(self, index: int, timestamp: float, image: np.ndarray) -> Frame:
-        image = np.asarray(image, dtype=np.uint8)
+        image = as_uint8(image, index)
         if image.ndim == 2:
             colour = None if self.gray else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
             return Frame(index, timestamp, image, colour)
@@ -505,6 +512,30 @@ class ArraySource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def as_uint8(image: object, index: int) -> np.ndarray:
+    """Frame ``index`` as a ``uint8`` grey or BGR array (see :class:`ArraySource`)."""
+    array = np.asarray(image)
+    where = f"frame {index}"
+    if array.dtype == object or np.iscomplexobj(array) or array.dtype == bool:
+        raise VidkeysError(f"{where}: pixels of type {array.dtype} are not an image")
+    if array.ndim == 3 and array.shape[2] in (1, 3, 4):
+        array = array[:, :, 0] if array.shape[2] == 1 else array[:, :, :3]
+    if array.ndim not in (2, 3) or array.shape[0] < 1 or array.shape[1] < 1:
+        raise VidkeysError(
+            f"{where}: shape {array.shape} is not an image (height x width, with 1, 3 or 4 "
+            "channels)"
+        )
+    if array.dtype == np.uint8:
+        return np.ascontiguousarray(array)
+    if array.dtype == np.uint16:
+        return (array // 257).astype(np.uint8)
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise VidkeysError(f"{where}: NaN or infinite pixels")
+        return np.clip(np.rint(array * 255.0), 0, 255).astype(np.uint8)
+    return np.clip(array, 0, 255).astype(np.uint8)
 
 
 def open_source(

@@ -96,6 +96,37 @@ def _onnx_session(graph: Path, threads: int | None) -> Any:
     return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
+def check_graph(session: Any, props: dict[str, str], graph: Path) -> None:
+    """Refuse an ONNX graph that is not a vidkeys keypoint graph, naming what is wrong.
+
+    A vidkeys graph takes ``crops`` ``(n, 1, S, S)`` float with a fixed side S
+    and answers ``points`` ``(n, 68, 2)``, ``logit`` ``(n,)`` and ``peak``
+    ``(n, 68)``, and carries vidkeys' ``config`` and ``meta`` metadata. Another
+    model's graph could otherwise run and write garbage faces.
+    """
+
+    def refuse(what: str) -> None:
+        raise VidkeysError(f"{graph} is not a vidkeys keypoint graph: {what}")
+
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or inputs[0].name != "crops":
+        refuse(f"inputs {[i.name for i in inputs]}, expected one named 'crops'")
+    shape = inputs[0].shape
+    if len(shape) != 4 or shape[1] != 1:
+        refuse(f"input shape {shape}, expected (n, 1, side, side)")
+    if not (isinstance(shape[2], int) and shape[2] == shape[3] and shape[2] >= 16):
+        refuse(f"input shape {shape}: the crop side must be a fixed number, the same twice")
+    if inputs[0].type != "tensor(float)":
+        refuse(f"input type {inputs[0].type}, expected tensor(float)")
+    names = [o.name for o in outputs]
+    if names != ["points", "logit", "peak"]:
+        refuse(f"outputs {names}, expected ['points', 'logit', 'peak']")
+    if outputs[0].shape[1:] != [N_POINTS, 2]:
+        refuse(f"'points' shape {outputs[0].shape}, expected (n, {N_POINTS}, 2)")
+    if "config" not in props or "meta" not in props:
+        refuse("no vidkeys metadata (config, meta); export weights with vidkeys.keypoints.network")
+
+
 class KeypointPredictor:
     """Batched inference: ``uint8`` crops in, points in crop pixels and face scores out.
 
@@ -139,6 +170,8 @@ class KeypointPredictor:
                 f"cannot read weights file {pt}: no ONNX graph {graph.name} beside it; "
                 f"write it with: {REEXPORT_HINT.format(pt=pt)}"
             )
+        if graph.stat().st_size == 0:
+            raise VidkeysError(f"cannot read ONNX graph {graph}: the file is empty")
         try:
             session = _onnx_session(graph, threads)
         except Exception as exc:  # a broken graph file or onnxruntime
@@ -152,6 +185,7 @@ class KeypointPredictor:
             )
             return
         props = session.get_modelmeta().custom_metadata_map
+        check_graph(session, props, graph)
         if graph != pt and props.get("pt_sha256") != file_sha256(pt):
             raise VidkeysError(
                 f"ONNX graph {graph} is out of step with weights file {pt} (it was exported "
