@@ -130,13 +130,15 @@ def decoder_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name == THREAD_NAME and t.is_alive()}
 
 
-def run_cli(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], timeout: float = 300, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
     """The real command, in its own process (exit codes, stderr, tracebacks as a user sees)."""
     return subprocess.run(
         [sys.executable, "-m", "vidkeys.cli", *map(str, args)],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         **kwargs,  # type: ignore[arg-type]
     )
 

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from vidkeys.config import DetectorConfig
 from vidkeys.errors import VidkeysError
 from vidkeys.faces.crop import box_from_points
 from vidkeys.faces.haar import HaarDetector
 from vidkeys.keypoints.weights import N_POINTS
+from vidkeys.outputs.progress import iterate
 
 #: Data-set images are small (72-494 px) and mostly face: Haar searches them
 #: at full resolution, as when the crop rule and the miss rate were measured.
@@ -132,11 +132,11 @@ def load_images(samples: Sequence[Sample], images_dir: Path | str) -> list[np.nd
         raise VidkeysError(f"images folder not found: {images_dir}")
     with ThreadPoolExecutor(4) as pool:
         return list(
-            tqdm(
+            iterate(
                 pool.map(lambda s: load_gray(images_dir / s.name), samples),
-                total=len(samples),
-                desc="load images",
-                leave=False,
+                "load images",
+                len(samples),
+                "image",
             )
         )
 
@@ -172,7 +172,7 @@ def haar_boxes(
     over the cores, so images go through one at a time.
     """
     detector = detector or HaarDetector(DATASET_DETECTOR)
-    found = [detector(im) for im in tqdm(images, desc="detect faces", leave=False)]
+    found = [detector(im) for im in iterate(images, "detect faces", len(images), "image")]
     return [match_detection(b, s.points) for b, s in zip(found, samples, strict=True)]
 
 

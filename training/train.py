@@ -25,11 +25,11 @@ except ModuleNotFoundError as exc:  # the base install: ONNX Runtime only
     raise VidkeysError("vidkeys train needs PyTorch: pip install 'vidkeys[train]'") from exc
 
 import numpy as np
-from tqdm import tqdm
 
 from vidkeys.faces.crop import cut_faces, to_frame
 from vidkeys.keypoints.network import KeypointNet, ModelConfig, load_model, save_model
 from vidkeys.keypoints.predictor import resolve_device
+from vidkeys.outputs.progress import progress
 from vidkeys.training.augment import AugmentConfig, training_crop
 from vidkeys.training.data import (
     boxes_or_points,
@@ -252,19 +252,14 @@ def train(
         rng = np.random.default_rng([cfg.seed, epoch])
         losses = []
         batches = _batches(train_idx, images, samples, boxes, rng, aug, size, cfg.batch_size)
-        bar = tqdm(
-            batches,
-            total=steps_per_epoch,
-            desc=f"epoch {epoch + 1}/{cfg.epochs}",
-            leave=False,
-            disable=quiet,
-            file=sys.stderr,
-        )
-        for x, pts, label in bar:
-            x = x.to(dev, memory_format=torch.channels_last)
-            pts, label = pts.to(dev), label.to(dev)
-            losses.append(training_step(model, opt, sched, x, pts, label, cfg))
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        # A bar on a terminal, plain lines in a log (no carriage returns there).
+        with progress(f"epoch {epoch + 1}/{cfg.epochs}", steps_per_epoch, "step", quiet) as bar:
+            for x, pts, label in batches:
+                x = x.to(dev, memory_format=torch.channels_last)
+                pts, label = pts.to(dev), label.to(dev)
+                losses.append(training_step(model, opt, sched, x, pts, label, cfg))
+                bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+                bar.update(1)
         val = nme(predict_boxes(model, val_images, val_boxes, dev), val_truth)
         record = {
             "epoch": epoch + 1,

@@ -17,7 +17,7 @@ from pathlib import Path
 from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError
 from vidkeys.io.naming import media_suffix, output_path
-from vidkeys.io.sources import IMAGE_EXTS, VIDEO_EXTS
+from vidkeys.io.sources import IMAGE_EXTS, VIDEO_EXTS, check_input
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,8 @@ def collect_inputs(
         elif path.is_file():
             pairs = [(path, Path(path.name))]
         else:
-            raise VidkeysError(f"input not found: {item}")
+            check_input(path)  # says why (missing, a link loop, a named pipe, ...)
+            raise VidkeysError(f"{item} is not a video or image file")
         for src, rel in pairs:
             src = src.resolve()
             if (src.parent == outdir or outdir in src.parents) and _is_our_output(src):

@@ -13,7 +13,9 @@ import contextlib
 import errno
 import itertools
 import math
+import os
 import re
+import stat
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -185,8 +187,7 @@ class FrameSource:
             self._images = []
             self.info = self._open_video(fps)
             return
-        if not self.path.exists():
-            raise VidkeysError(f"input not found: {self.path}")
+        check_input(self.path)
         if self.path.is_dir():
             self._images = sorted(p for p in self.path.iterdir() if is_image(p))
             if not self._images:
@@ -512,6 +513,35 @@ class ArraySource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_input(path: Path) -> None:
+    """Refuse, in words, an input path that is not a readable file or folder.
+
+    Says which of: missing, a link to nothing, a loop of links, a named pipe or
+    other special file (read those as stdin: ``-``), or no permission.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise VidkeysError(
+                f"{path}: a link to {os.readlink(path)}, which does not exist"
+            ) from None
+        raise VidkeysError(f"input not found: {path}") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise VidkeysError(f"{path}: a loop of symbolic links, not a file") from None
+        raise VidkeysError(f"cannot read {path}: {exc.strerror}") from None
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode):
+        kind = "a named pipe" if stat.S_ISFIFO(mode) else "a special file"
+        raise VidkeysError(
+            f"{path} is {kind}: send its stream on stdin instead (vidkeys export-csv - < {path})"
+        )
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise VidkeysError(f"{path} is not a file or folder")
+    if not os.access(path, os.R_OK):
+        raise VidkeysError(f"cannot read {path}: Permission denied")
 
 
 def as_uint8(image: object, index: int) -> np.ndarray:

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 from tqdm import tqdm
+
+T = TypeVar("T")
 
 #: Seconds between two progress lines when stderr is not a terminal.
 PROGRESS_EVERY = 10.0
@@ -60,3 +64,13 @@ def progress(name: str, total: int | None, unit: str, quiet: bool) -> tqdm | Pla
         leave=False,
         dynamic_ncols=True,
     )
+
+
+def iterate(
+    items: Iterable[T], name: str, total: int | None = None, unit: str = "item", quiet: bool = False
+) -> Iterator[T]:
+    """``items`` with :func:`progress` counting them (a bar on a terminal, lines in a log)."""
+    with progress(name, total, unit, quiet) as bar:
+        for item in items:
+            yield item
+            bar.update(1)
