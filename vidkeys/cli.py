@@ -159,7 +159,7 @@ def train(
     ),
     epochs: Annotated[int, typer.Option(min=1, max=100_000)] = 250,
     batch_size: Annotated[int, typer.Option(min=2, max=65_536)] = 32,
-    lr: Annotated[float, typer.Option(min=0.0, max=10.0)] = 2e-3,
+    lr: Annotated[float, typer.Option(min=0.0, max=1e12)] = 2e-3,
     seed: Annotated[int, typer.Option(min=0, max=2**32 - 1)] = 0,
     device: DeviceOpt = Device.auto,
     resume: Annotated[bool, typer.Option(help="Continue from OUT.ckpt if present.")] = False,
