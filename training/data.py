@@ -192,8 +192,10 @@ def cached_haar_boxes(
     for im in images:
         key.update(np.asarray(im.shape).tobytes())
         key.update(im[:: max(1, im.shape[0] // 8), :: max(1, im.shape[1] // 8)].tobytes())
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vidkeys"
-    path = cache / f"haar-{key.hexdigest()[:20]}.npy"
+    cache = cache_folder()
+    path = cache / f"haar-{key.hexdigest()[:20]}.npy" if cache else None
+    if path is None:  # no home and no XDG_CACHE_HOME: detect every time
+        return haar_boxes(images, samples)
     if path.is_file():
         try:
             arr = np.load(path)
@@ -210,6 +212,18 @@ def cached_haar_boxes(
     except OSError:
         pass  # a read-only home only costs the time to detect again
     return boxes
+
+
+def cache_folder() -> Path | None:
+    """``$XDG_CACHE_HOME/vidkeys``, else ``~/.cache/vidkeys``; None when neither is known
+    (no ``HOME``): caching is only a saving, never a reason to fail."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # HOME unset and no passwd entry
+            return None
+    return Path(base) / "vidkeys"
 
 
 def boxes_or_points(

@@ -90,6 +90,18 @@ def keypoint_loss(
     return loss
 
 
+def _check_exporter() -> None:
+    """Training ends by writing the weights' ONNX graph, which needs the ``onnx``
+    package: say so before the first epoch, not after the last."""
+    try:
+        import onnx  # noqa: F401
+    except ModuleNotFoundError:
+        raise VidkeysError(
+            "vidkeys train writes an ONNX graph beside the weights and needs the onnx "
+            "package: pip install 'vidkeys[train]' (or pip install onnx)"
+        ) from None
+
+
 def warmup_cosine(
     opt: torch.optim.Optimizer, total: int, warm: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
@@ -185,6 +197,7 @@ def train(
     kept) instead of random weights. Returns a summary dict (best epoch,
     validation NME, seconds).
     """
+    _check_exporter()  # before any work: a .pt without its graph would be useless
     out = Path(out)
     ckpt_path = out.with_name(out.name + ".ckpt")
     _check_writable(out)  # before the data and the first epoch, not after

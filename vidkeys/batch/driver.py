@@ -31,7 +31,14 @@ from pathlib import Path
 
 from vidkeys.batch.engines import ENGINES, run_local, run_ray
 from vidkeys.batch.inputs import collect_inputs
-from vidkeys.batch.manifest import MANIFEST, Record, append_record, is_done, read_manifest
+from vidkeys.batch.manifest import (
+    MANIFEST,
+    Record,
+    append_record,
+    is_done,
+    open_manifest,
+    read_manifest,
+)
 from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError, stop_signals_interrupt
 from vidkeys.io.atomic import stale_parts
@@ -125,10 +132,7 @@ def run_batch(
         todo = [t for t in tasks if not is_done(t, records)]
         result = BatchResult(skipped=len(tasks) - len(todo))
         start = time.perf_counter()
-        try:
-            manifest = (outdir / MANIFEST).open("a", encoding="utf-8")
-        except OSError as exc:
-            raise VidkeysError(f"cannot write {outdir / MANIFEST}: {exc.strerror}") from exc
+        manifest = open_manifest(outdir / MANIFEST)
         records_iter = (
             run_local(todo, config, workers)
             if engine == "local"

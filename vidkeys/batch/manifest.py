@@ -78,8 +78,38 @@ def is_done(task: Task, records: dict[str, Record]) -> bool:
     )
 
 
+def open_manifest(path: Path) -> IO[str]:
+    """The manifest, to append to. A last line cut short (a full disk, a crash
+    mid-write) is ended first, so the next record starts a line of its own."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            cut = size > 0 and f.seek(size - 1) >= 0 and f.read(1) != b"\n"
+    except OSError:  # none yet (or unreadable: opening it to append says why)
+        cut = False
+    try:
+        manifest = path.open("a", encoding="utf-8")
+        if cut:
+            manifest.write("\n")
+        return manifest
+    except OSError as exc:
+        raise VidkeysError(f"cannot write {path}: {exc.strerror}") from exc
+
+
 def append_record(manifest: IO[str], record: Record) -> None:
-    """One line per record, on disk before the next task is counted."""
-    manifest.write(json.dumps(asdict(record)) + "\n")
-    manifest.flush()
-    os.fsync(manifest.fileno())
+    """One line per record, on disk before the next task is counted.
+
+    A full disk (or any write error) here is a known condition: the input's
+    outputs are complete, only its line is missing, so a rerun once there is
+    room redoes just the inputs without a line.
+    """
+    try:
+        manifest.write(json.dumps(asdict(record)) + "\n")
+        manifest.flush()
+        os.fsync(manifest.fileno())
+    except OSError as exc:
+        raise VidkeysError(
+            f"cannot write the batch manifest {manifest.name}: {exc.strerror or exc}; "
+            "free some space and rerun the same command (inputs already recorded as "
+            "done are skipped)"
+        ) from exc
