@@ -20,6 +20,8 @@ the stretch's minimum, so a blink of one or two frames stays visible.
 from __future__ import annotations
 
 import base64
+import csv
+import glob
 import html
 import math
 import time
@@ -112,14 +114,32 @@ def _series(
     )
 
 
-def read_csv(path: Path) -> tuple[dict[int, FaceSeries], int]:
-    """A vidkeys CSV (default or ``--openface`` layout) as per-face series, and its row count."""
+#: Columns a row cannot do without: a blank or unreadable cell there is an error.
+_REQUIRED = ("frame", "face_id", "timestamp")
+
+
+def read_csv(
+    path: Path, start: float | None = None, end: float | None = None
+) -> tuple[dict[int, FaceSeries], int]:
+    """A vidkeys CSV (default or ``--openface`` layout) as per-face series, and its row count.
+
+    Read as a spreadsheet may have saved it: a UTF-8 byte-order mark, spaces
+    after commas, blank cells. ``frame``, ``face_id`` and ``timestamp`` must
+    be numbers in every row (else one error naming row and column); a blank
+    or ``nan`` elsewhere is a missing value, and a row missing its confidence
+    or a point is left out (it cannot be charted). ``start``/``end`` (seconds)
+    keep the rows in that window, as ``--start``/``--end`` do for a video.
+    """
     try:
-        with Path(path).open() as f:
-            header_line = f.readline()
-    except OSError as exc:
-        raise VidkeysError(f"cannot read {path}: {exc.strerror}") from exc
-    names = [n.strip() for n in header_line.strip().split(",")]
+        with Path(path).open(encoding="utf-8-sig", newline="") as f:
+            table = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise VidkeysError(f"cannot read {path}: {reason}") from exc
+    if not table:
+        raise VidkeysError(f"{path}: the file is empty")
+    header_line = ",".join(table[0])
+    names = [n.strip() for n in table[0]]
     need = ["frame", "face_id", "timestamp", "confidence", "pose_Rx", "pose_Ry", "pose_Rz"]
     need += [f"x_{i}" for i in range(68)] + [f"y_{i}" for i in range(68)]
     missing = [n for n in need if n not in names]
@@ -127,17 +147,32 @@ def read_csv(path: Path) -> tuple[dict[int, FaceSeries], int]:
         raise VidkeysError(f"{path}: not a vidkeys CSV (no column {missing[0]})")
     boxes = all(n in names for n in ("box_x", "box_y", "box_w", "box_h"))
     cols = need + (["box_x", "box_y", "box_w", "box_h"] if boxes else [])
-    try:
-        data = np.loadtxt(
-            path,
-            delimiter=",",
-            skiprows=1,
-            usecols=[names.index(c) for c in cols],
-            ndmin=2,
-        )
-    except ValueError as exc:
-        raise VidkeysError(f"{path}: a row could not be read ({exc})") from exc
+    where = [names.index(c) for c in cols]
+    rows = []
+    for line, row in enumerate(table[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue  # a blank line
+        values = []
+        for name, k in zip(cols, where, strict=True):
+            cell = row[k].strip() if k < len(row) else ""
+            try:
+                value = float(cell) if cell else float("nan")
+            except ValueError:
+                raise VidkeysError(
+                    f"{path}: row {line}, column {name}: {cell!r} is not a number"
+                ) from None
+            if name in _REQUIRED and not np.isfinite(value):
+                raise VidkeysError(f"{path}: row {line}, column {name}: no value")
+            values.append(value)
+        rows.append(values)
+    data = np.array(rows, np.float64).reshape(-1, len(cols))
     first = 1 if ", " in header_line else 0  # --openface: frame from 1
+    keep = np.isfinite(data[:, 3]) & np.isfinite(data[:, 7:143]).all(axis=1)
+    if start is not None:
+        keep &= data[:, 2] >= start
+    if end is not None:
+        keep &= data[:, 2] < end
+    data = data[keep]
     index = data[:, 0].astype(np.int64) - first
     face_ids = data[:, 1].astype(np.int64)
     points = np.stack([data[:, 7:75], data[:, 75:143]], axis=2)
@@ -153,6 +188,15 @@ def read_csv(path: Path) -> tuple[dict[int, FaceSeries], int]:
             int(fid), index[m], data[m, 2], data[m, 3], data[m, 4:7], points[m], box[m]
         )
     return faces, len(data)
+
+
+def csv_stem(csv: Path) -> str:
+    """The name a CSV was made for: ``talk.day2.keypoints.csv`` -> ``talk.day2``."""
+    name = csv.name
+    for suffix in (".keypoints.csv", ".csv"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return csv.stem
 
 
 def collect(results: object) -> tuple[dict[int, FaceSeries], int]:
@@ -193,9 +237,12 @@ def collect(results: object) -> tuple[dict[int, FaceSeries], int]:
 
 def find_video(csv: Path) -> Path | None:
     """The video a CSV was made from, by name: ``clip.keypoints.csv`` -> ``clip.mp4`` (etc.)."""
-    stem = csv.name.split(".")[0]
-    for candidate in sorted(csv.parent.glob(f"{stem}.*")):
-        if candidate.suffix.lower() in VIDEO_EXTS and ".keypoints" not in candidate.name:
+    stem = csv_stem(csv)
+    for candidate in sorted(csv.parent.glob(f"{glob.escape(stem)}.*")):
+        if (
+            candidate.suffix.lower() in VIDEO_EXTS
+            and candidate.name[: -len(candidate.suffix)] == stem
+        ):
             return candidate
     return None
 
@@ -486,7 +533,7 @@ def default_report_path(source: Path | str) -> Path:
     if is_stream(str(source)):
         return Path(f"{source_stem(source)}.report.html")
     path = Path(source)
-    stem = path.name.split(".")[0] if path.suffix.lower() == ".csv" else source_stem(path)
+    stem = csv_stem(path) if path.suffix.lower() == ".csv" else source_stem(path)
     return path.parent / f"{stem}.report.html"
 
 
@@ -511,7 +558,8 @@ def make_report(
         csv = Path(text)
         if not csv.is_file():
             raise VidkeysError(f"input not found: {csv}")
-        faces, rows = read_csv(csv)
+        window = inputs if isinstance(inputs, SourceOptions) else SourceOptions()
+        faces, rows = read_csv(csv, window.start, window.end)
         video = video if video is not None else find_video(csv)
         if video is None:
             raise VidkeysError(f"{csv}: no video found beside it for the thumbnails: give --video")
