@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import vidkeys
-from tests.helpers import PHOTO, run_cli
+from tests.helpers import PHOTO, SAMPLE, run_cli
 from vidkeys.errors import EXIT_USAGE, VidkeysError
 
 
@@ -71,3 +71,47 @@ def test_frames_of_changing_size_keep_their_faces() -> None:
     big, small = cv2.resize(_photo(), (800, 600)), cv2.resize(_photo(), (320, 320))
     found = [len(r.faces) for r in vidkeys.process([small, big] * 3)]
     assert found == [1] * 6
+
+
+def test_a_raw_h264_stream_keeps_its_own_frame_rate(tmp_path: Path) -> None:
+    """No container times: the stream's own rate (30), not FFmpeg's guess (25)."""
+    import av
+
+    raw = tmp_path / "clip.h264"
+    with av.open(str(raw), "w", format="h264") as out:
+        stream = out.add_stream("libx264", rate=30)
+        src = av.open(str(SAMPLE))
+        stream.width, stream.height = src.streams.video[0].width, src.streams.video[0].height
+        stream.pix_fmt = "yuv420p"
+        for frame in src.decode(video=0):
+            frame.pts = None
+            out.mux(stream.encode(frame.reformat(format="yuv420p")))
+        out.mux(stream.encode())
+        src.close()
+    csv = tmp_path / "clip.csv"
+    proc = run_cli(["export-csv", raw, "-o", csv, "-q"])
+    assert proc.returncode == 0, proc.stderr
+    row = next(ln for ln in csv.read_text().splitlines() if ln.startswith("119,"))
+    assert float(row.split(",")[2]) == pytest.approx(119 / 30, abs=0.002)
+
+
+def test_an_mkv_whose_times_start_late_is_complete(tmp_path: Path) -> None:
+    """Times from 30 s on: 120 frames of 120, not a partial result of 1,020."""
+    from fractions import Fraction
+
+    import av
+
+    late = tmp_path / "late.mkv"
+    with av.open(str(late), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        with av.open(str(SAMPLE)) as src:
+            for i, frame in enumerate(src.decode(video=0)):
+                small = frame.reformat(width=320, height=240, format="yuv420p")
+                small.pts, small.time_base = 30_000 + round(i * 1000 / 30), Fraction(1, 1000)
+                out.mux(stream.encode(small))
+        out.mux(stream.encode())
+    proc = run_cli(["export-csv", late, "-o", tmp_path / "late.csv", "-q"])
+    assert proc.returncode == 0, proc.stderr
+    assert "partial" not in proc.stderr

@@ -72,7 +72,9 @@ class Detections:
         out = self.boxes.copy()
         for i, marks in enumerate(self.landmarks):
             if np.isfinite(marks).all():
-                out[i] = box_from_landmarks(marks)
+                box = box_from_landmarks(marks)
+                if np.isfinite(box).all() and box[2] > 1:  # five points all in one place
+                    out[i] = box
         return out
 
 

@@ -35,6 +35,8 @@ SMALL = 20
 #: A fine slice larger than this (pixels) is cut into 2 x 2 tiles.
 TILE_ABOVE = 1280 * 720
 
+#: Images smaller than this (px, either side) are not searched.
+MIN_INPUT = 16
 #: Overlapping boxes of one face are merged by YuNet at this IoU.
 NMS_IOU = 0.3
 
@@ -129,6 +131,8 @@ class YuNetSearch:
             size = (max(1, round(w * job.scale)), max(1, round(h * job.scale)))
             shrink = cv2.INTER_AREA if job.scale < 1.0 else cv2.INTER_LINEAR
             image = cv2.resize(image, size, interpolation=shrink)
+        if min(image.shape[:2]) < MIN_INPUT:
+            return Detections.empty()  # too small to hold a face YuNet can find
         # YuNet takes BGR; a grey frame (what the pipeline decodes) goes in as
         # three equal channels.
         bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else image
@@ -142,9 +146,33 @@ class YuNetSearch:
         boxes[:, :2] += offset
         marks = faces[:, 4:14].reshape(-1, 5, 2) / job.scale + offset
         found = Detections(boxes, marks, faces[:, 14])
+        found = found[_sane(found, gray.shape)]
         if job.region is not None:
             found = found[~_cut_by_tile(found.boxes, job.region, gray.shape)]
         return found
+
+
+def _sane(found: Detections, shape: tuple) -> np.ndarray:
+    """Detections with finite numbers, a real size and a centre inside the frame.
+
+    On tiny or flat images YuNet can answer with non-finite or absurd boxes;
+    they must never reach the crop rule.
+    """
+    h, w = shape[:2]
+    b = found.boxes
+    finite = np.isfinite(b).all(axis=1) & np.isfinite(found.landmarks).all(axis=(1, 2))
+    with np.errstate(invalid="ignore", over="ignore"):
+        cx, cy = b[:, 0] + b[:, 2] / 2, b[:, 1] + b[:, 3] / 2
+        return (
+            finite
+            & (b[:, 2] >= 2)
+            & (b[:, 3] >= 2)
+            & (cx >= 0)
+            & (cx <= w)
+            & (cy >= 0)
+            & (cy <= h)
+            & (b[:, 2] <= 2 * max(w, h))
+        )
 
 
 def _cut_by_tile(boxes: np.ndarray, region: tuple[int, int, int, int], shape: tuple) -> np.ndarray:

@@ -250,6 +250,12 @@ class FrameSource:
                 seconds = float(stream.duration * stream.time_base)
             elif self._container.duration:
                 seconds = self._container.duration / av.time_base
+                # Matroska's duration is where its last frame ends, counted
+                # from time 0: a file whose times start later (cut from a
+                # longer recording at 30 s) holds only the span from its start.
+                begin = self._container.start_time or 0
+                if "matroska" in self._container.format.name and begin > 0:
+                    seconds -= begin / av.time_base
             if seconds:
                 declared = round(seconds * float(rate)) or None
         self._declared = declared
@@ -266,6 +272,13 @@ class FrameSource:
                     "fragmented MP4, e.g. ffmpeg ... -f matroska -)"
                 )
             raise VidkeysError(f"{self.label}: no frame could be decoded{hint}")
+        if self._first.pts is None:
+            # A raw stream (an .h264 file) has no container times: FFmpeg's
+            # average rate is then a guess (25); the codec's own rate (the
+            # H.264 timing info) is what the stream was made at.
+            own = stream.codec_context.framerate or stream.guessed_rate
+            if own:
+                self._rate = Fraction(own)
         rotation = round(self._first.rotation or 0) % 360
         rotation = rotation if rotation in _ROTATE else 0
         if rotation in (90, 270):
