@@ -115,3 +115,26 @@ def test_an_mkv_whose_times_start_late_is_complete(tmp_path: Path) -> None:
     proc = run_cli(["export-csv", late, "-o", tmp_path / "late.csv", "-q"])
     assert proc.returncode == 0, proc.stderr
     assert "partial" not in proc.stderr
+
+
+def test_a_window_past_the_end_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "past.mp4"
+    proc = run_cli(["annotate", SAMPLE, "--start", "100", "-o", out, "-q"])
+    assert proc.returncode == 1 and "no frame from 100 s" in proc.stderr, proc.stderr
+    assert not out.exists()
+
+
+def test_start_on_an_image_says_images_have_no_time(tmp_path: Path) -> None:
+    proc = run_cli(["annotate", PHOTO, "--start", "1", "-o", tmp_path / "x.png", "-q"])
+    assert proc.returncode == 1 and "an image has no time" in proc.stderr, proc.stderr
+
+
+def test_a_window_keeps_only_its_own_audio(tmp_path: Path) -> None:
+    import av
+
+    out = tmp_path / "window.mp4"
+    proc = run_cli(["annotate", SAMPLE, "--start", "1", "--end", "2", "-o", out, "-q"])
+    assert proc.returncode == 0, proc.stderr
+    with av.open(str(out)) as container:
+        times = [float(p.pts * p.time_base) for p in container.demux(audio=0) if p.pts is not None]
+    assert times and min(times) >= 0.99 and max(times) < 2.0

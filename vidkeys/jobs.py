@@ -170,7 +170,8 @@ def annotate_file(
             "annotate cannot write its video to stdout (-o -): give a file name "
             "ending in .mp4, .mov or .mkv"
         )
-    run = VideoRun(source, config, keep_images=True, **(inputs or SourceOptions()).kwargs())
+    window = inputs or SourceOptions()
+    run = VideoRun(source, config, keep_images=True, **window.kwargs())
     still = run.info.kind == "image"
     if output is None:
         output = default_output(source, media_suffix(Path(str(source))), tag)
@@ -207,6 +208,7 @@ def annotate_file(
                     info.fps,
                     audio_source=info.location if info.has_audio else None,
                     name=output,
+                    audio_window=(window.start, window.end),
                 )
             with _progress(run, quiet) as bar:
                 for result in run:

@@ -197,6 +197,11 @@ class FrameSource:
             rate = fps or DEFAULT_FPS
             self.info = SourceInfo(self.path, "folder", w, h, rate, len(self._images), False)
         elif is_image(self.path):
+            if start is not None or end is not None:
+                raise VidkeysError(
+                    f"{self.path}: an image has no time: --start and --end are for videos "
+                    "and image folders"
+                )
             self._images = [self.path]
             h, w = self._read_image(self.path).shape[:2]
             self.info = SourceInfo(self.path, "image", w, h, 0.0, 1, False)
@@ -402,6 +407,13 @@ class FrameSource:
             image = None if self.gray else _upright(frame.to_ndarray(format="bgr24"), rotation)
             self.decoded += 1
             yield Frame(index, t, gray, image)
+        if not window.whole and self.decoded == 0 and self._failed == 0:
+            length = f" (the video is {self.info.frames / float(rate):.1f} s long)"
+            raise VidkeysError(
+                f"{self.label}: no frame from {window.start or 0:g} s"
+                + (f" to {window.end:g} s" if window.end is not None else " on")
+                + (length if self.info.frames else "")
+            )
         if window.whole:
             self.expected = self._expected(prev + 1, on_grid)
         else:  # a window: only its own time stamps say what it held

@@ -86,6 +86,7 @@ class VideoWriter:
         audio_source: Path | str | None = None,
         crf: int = 23,
         name: Path | None = None,
+        audio_window: tuple[float | None, float | None] = (None, None),
     ) -> None:
         import av
 
@@ -108,6 +109,8 @@ class VideoWriter:
         if ENCODER_THREADS > 0:
             self._video.codec_context.thread_count = ENCODER_THREADS
         self._last_pts = -1
+        # The source's audio from --start to --end only (source times, as the video's).
+        self._audio_start, self._audio_end = audio_window
         self._audio_in = None
         self._audio = None
         if audio_source is not None:
@@ -151,13 +154,15 @@ class VideoWriter:
                     break
             if packet.dts is None:  # the demuxer's end-of-stream marker
                 continue
-            if (
-                t is not None
-                and packet.pts is not None
-                and float(packet.pts * self._audio_time_base) > t
-            ):
+            when = None if packet.pts is None else float(packet.pts * self._audio_time_base)
+            if when is not None and self._audio_end is not None and when >= self._audio_end:
+                self._audio_packets = iter(())  # past --end: the rest is not wanted
+                break
+            if when is not None and t is not None and when > t:
                 self._pending = packet
                 break
+            if when is not None and self._audio_start is not None and when < self._audio_start:
+                continue  # before --start
             if self._transcode:
                 try:
                     for frame in packet.decode():
