@@ -14,7 +14,7 @@ import vidkeys
 from tests.helpers import ASTRONAUT_REFERENCE, PHOTO, one_error, run_cli
 from vidkeys.config import DetectorConfig
 from vidkeys.errors import EXIT_ERROR, VidkeysError
-from vidkeys.faces.crop import box_from_points
+from vidkeys.faces.crop import ROLL_KEPT, apply_matrix, crop_box_from_points, crop_matrix
 from vidkeys.faces.detect import Detections
 from vidkeys.faces.search import face_search
 from vidkeys.faces.yunet import MODEL_SHA256, SHIPPED_MODEL, load_model
@@ -68,11 +68,25 @@ def test_a_new_face_is_first_cropped_as_its_points_would_crop_it() -> None:
     image = cv2.imread(str(PHOTO))
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     start = face_search(DetectorConfig())(gray).start_boxes()[0]
-    final = box_from_points(_faces(image, "yunet").points[0])
+    final = crop_box_from_points(_faces(image, "yunet").points[0])
     assert abs(start[2] / final[2] - 1) < 0.1
-    assert (
-        np.linalg.norm((start[:2] + start[2:] / 2) - (final[:2] + final[2:] / 2)) < 0.1 * final[2]
-    )
+    centre = np.linalg.norm((start[:2] + start[2:4] / 2) - (final[:2] + final[2:4] / 2))
+    assert centre < 0.1 * final[2]
+    assert abs(start[4] - final[4]) < 3  # roll, degrees
+
+
+def test_a_rolled_face_is_cropped_upright() -> None:
+    """The crop cut from its points turns with it: the eyes (nearly) level in the crop.
+
+    YuNet's five points see less roll than there is (-21 degrees of -40), so a
+    new face's first crop is only partly turned; the crops from its points are
+    (the second pass, and every later frame)."""
+    for degrees in (0, 40):
+        image, ref = _rolled(degrees)
+        box = crop_box_from_points(_faces(image, "yunet").points[0])
+        eyes = apply_matrix(crop_matrix(box), ref[[0, 3]])  # outer eye corners
+        tilt = np.degrees(np.arctan2(*(eyes[1] - eyes[0])[::-1]))
+        assert abs(tilt) <= ROLL_KEPT + 6, (degrees, tilt)  # of 40 in the frame
 
 
 def test_detections_index_and_concat() -> None:
@@ -80,7 +94,8 @@ def test_detections_index_and_concat() -> None:
     b = Detections.empty()
     both = Detections.concat([a, b, a[np.array([True, False])]])
     assert len(both) == 3 and both.boxes[2].tolist() == [0, 0, 10, 10]
-    assert np.array_equal(both.start_boxes(), both.boxes)  # no points: the detector's boxes
+    assert np.array_equal(both.start_boxes()[:, :4], both.boxes)  # no points: the detector's boxes
+    assert not both.start_boxes()[:, 4].any()  # upright
 
 
 def test_shipped_yunet_graph_matches_its_checksum_and_licence() -> None:

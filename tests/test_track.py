@@ -29,7 +29,9 @@ def _step(tracker: Tracker, frame: int, detections: list[np.ndarray], conf: list
 
     def keypoints(boxes: list[np.ndarray]):
         # The "CNN": the face whose box the crop box is nearest.
-        pts = [min(faces, key=lambda p, b=b: np.abs(box_from_points(p) - b).sum()) for b in boxes]
+        pts = [
+            min(faces, key=lambda p, b=b: np.abs(box_from_points(p) - b[:4]).sum()) for b in boxes
+        ]
         first = [] if calls else conf[: len(tracker.live())]
         calls.append(len(boxes))
         scores = np.array(first + [0.95] * (len(boxes) - len(first)))

@@ -153,7 +153,7 @@ def match_detection(boxes: np.ndarray, points: np.ndarray) -> np.ndarray | None:
     expected = box_from_points(points)
     x0, y0 = points.min(axis=0)
     x1, y1 = points.max(axis=0)
-    centres = boxes[:, :2] + boxes[:, 2:] / 2
+    centres = boxes[:, :2] + boxes[:, 2:4] / 2
     target = expected[:2] + expected[2:] / 2
     best = int(np.argmin(np.linalg.norm(centres - target, axis=1)))
     cx, cy = centres[best]

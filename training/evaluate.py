@@ -23,7 +23,7 @@ import numpy as np
 
 from vidkeys.config import DetectorConfig, PipelineConfig, TrackerConfig
 from vidkeys.errors import VidkeysError
-from vidkeys.faces.crop import box_from_points, cut_faces, to_frame
+from vidkeys.faces.crop import crop_box_from_points, cut_faces, to_frame
 from vidkeys.faces.search import face_search
 from vidkeys.keypoints.confidence import SUCCESS_THRESHOLD, landmark_confidence
 from vidkeys.keypoints.mirror import flip_points
@@ -116,7 +116,7 @@ def measure(
             for im, s in zip(images, samples, strict=True)
         ]
     else:
-        found = [box_from_points(s.points) for s in samples]
+        found = [crop_box_from_points(s.points) for s in samples]
     hit = [i for i, b in enumerate(found) if b is not None]
     pred, conf, raw = [], [], []
     for start in range(0, len(hit), batch_size):
@@ -159,7 +159,7 @@ def place_points(
         crops, mats = cut_faces(images, boxes, predictor.crop_size)
         points, score, point_conf = predictor(crops, batch_size)
         points = to_frame(points, mats)
-        boxes = [box_from_points(p) for p in points]
+        boxes = [crop_box_from_points(p) for p in points]
     return points, score, point_conf
 
 

@@ -62,14 +62,15 @@ class Detections:
         return Detections(self.boxes[index], self.landmarks[index], self.scores[index])
 
     def start_boxes(self) -> np.ndarray:
-        """The box each face's first crop is cut from ``(n, 4)``.
+        """The crop box each face's first crop is cut from ``(n, 5)``: ``(x, y, w, h, roll)``.
 
         The keypoint CNN learnt from crops around a Haar-like box of the 68
-        points (:func:`vidkeys.faces.crop.box_from_points`); a face with five points
-        gets that box from them (:func:`vidkeys.faces.crop.box_from_landmarks`),
-        one without keeps the detector's (Haar's is that box already).
+        points (:func:`vidkeys.faces.crop.box_from_points`), upright; a face
+        with five points gets that box, turned with the face, from them
+        (:func:`vidkeys.faces.crop.box_from_landmarks`); one without keeps the
+        detector's box, upright (Haar's is that box already).
         """
-        out = self.boxes.copy()
+        out = np.concatenate([self.boxes, np.zeros((len(self), 1))], axis=1)
         for i, marks in enumerate(self.landmarks):
             if np.isfinite(marks).all():
                 box = box_from_landmarks(marks)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vidkeys.config import TrackerConfig
-from vidkeys.faces.crop import box_from_points
+from vidkeys.faces.crop import box_from_points, crop_box_from_points
 from vidkeys.faces.detect import SAME_FACE, Detections, overlap
 from vidkeys.faces.likeness import likeness
 from vidkeys.faces.smooth import OneEuroFilter
@@ -66,7 +66,7 @@ class Track:
 
     def __post_init__(self) -> None:
         self.box = box_from_points(self.points)
-        self.crop_box = self.box
+        self.crop_box = crop_box_from_points(self.points)
 
     def observe(self, points: np.ndarray) -> None:
         """Take this frame's raw points (and the boxes that follow from them)."""
@@ -74,7 +74,9 @@ class Track:
         previous, self.box = self.box, box_from_points(points)
         step = self.box[:2] - previous[:2]
         fast = np.hypot(*step) > 0.1 * self.box[2]
-        self.crop_box = self.box + np.array([*step, 0.0, 0.0]) if fast else self.box
+        self.crop_box = crop_box_from_points(points)
+        if fast:
+            self.crop_box[:2] += step
 
 
 #: What the tracker asks of the CNN: crop these boxes of this frame, return
@@ -138,7 +140,7 @@ class Tracker:
         k = len(followed)
         for _ in range(self.config.new_face_passes - 1 if len(points) > k else 0):
             points[k:], conf[k:], point_conf[k:], look[k:] = keypoints(
-                [box_from_points(p) for p in points[k:]]
+                [crop_box_from_points(p) for p in points[k:]]
             )
         return self._update(frame, timestamp, followed, revived, points, conf, point_conf, look)
 
@@ -152,8 +154,8 @@ class Tracker:
         if len(detections) and live:
             # A box on a followed face, or inside it (a false "face" on an eye).
             boxes = np.stack([t.box for t in live])
-            same = (iou(detections, boxes) >= self.config.match_iou) | (
-                overlap(detections, boxes) >= SAME_FACE
+            same = (iou(detections[:, :4], boxes) >= self.config.match_iou) | (
+                overlap(detections[:, :4], boxes) >= SAME_FACE
             )
             detections = detections[~same.any(axis=1)]
         lost = [t for t in self.tracks if t.misses > 0]
@@ -162,7 +164,7 @@ class Tracker:
         for box in detections:
             match = None
             if lost:
-                scores = iou(box[None], np.stack([t.box for t in lost]))[0]
+                scores = iou(box[None, :4], np.stack([t.box for t in lost]))[0]
                 best = int(np.argmax(scores))
                 if scores[best] >= self.config.match_iou and lost[best].face_id not in taken:
                     match = lost[best]
