@@ -138,3 +138,45 @@ def test_a_window_keeps_only_its_own_audio(tmp_path: Path) -> None:
     with av.open(str(out)) as container:
         times = [float(p.pts * p.time_base) for p in container.demux(audio=0) if p.pts is not None]
     assert times and min(times) >= 0.99 and max(times) < 2.0
+
+
+def _turned(image: np.ndarray, degrees: float) -> np.ndarray:
+    m = cv2.getRotationMatrix2D((image.shape[1] / 2, image.shape[0] / 2), degrees, 1.0)
+    return cv2.warpAffine(image, m, (image.shape[1], image.shape[0]))
+
+
+def test_an_animated_webp_is_read_frame_by_frame(tmp_path: Path) -> None:
+    animation = cv2.Animation()
+    animation.frames = [_turned(_photo(), 2 * i) for i in range(12)]
+    animation.durations = [100] * 12
+    webp = tmp_path / "wave.webp"
+    assert cv2.imwriteanimation(str(webp), animation)
+    csv = tmp_path / "wave.csv"
+    proc = run_cli(["export-csv", webp, "-o", csv, "-q"])
+    assert proc.returncode == 0, proc.stderr
+    rows = [ln.split(",") for ln in csv.read_text().splitlines()[1:]]
+    assert [int(r[0]) for r in rows] == list(range(12))
+    assert float(rows[-1][2]) == pytest.approx(1.1)
+    proc = run_cli(["annotate", webp, "-q"], cwd=tmp_path)
+    assert proc.returncode == 0 and (tmp_path / "wave.keypoints.mp4").is_file(), proc.stderr
+
+
+def test_a_folder_of_mixed_sizes_is_neither_stretched_nor_cut(tmp_path: Path) -> None:
+    import av
+
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i, size in enumerate([(640, 480), (320, 320), (640, 480)]):
+        canvas = np.zeros((size[1], size[0], 3), np.uint8)
+        face = cv2.resize(_photo(), (min(size), min(size)))
+        canvas[: face.shape[0], : face.shape[1]] = face
+        cv2.imwrite(str(folder / f"{i}.png"), canvas)
+    out = tmp_path / "shots.mp4"
+    proc = run_cli(["annotate", folder, "-o", out, "--csv", tmp_path / "s.csv", "-q"])
+    assert proc.returncode == 0, proc.stderr
+    assert len((tmp_path / "s.csv").read_text().splitlines()) == 4  # a face in each frame
+    with av.open(str(out)) as video:
+        frames = [f.to_ndarray(format="gray") for f in video.decode(video=0)]
+    small = frames[1]  # 320x320 in a 640x480 video: scaled to fit, black both sides
+    assert small.shape == (480, 640)
+    assert small[:, :60].max() < 30 and small[:, -60:].max() < 30 and small[:, 200:440].mean() > 40

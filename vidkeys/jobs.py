@@ -174,7 +174,9 @@ def annotate_file(
     run = VideoRun(source, config, keep_images=True, **window.kwargs())
     still = run.info.kind == "image"
     if output is None:
-        output = default_output(source, media_suffix(Path(str(source))), tag)
+        animated = run.info.kind == "animation"  # an animated image becomes a video
+        suffix = ".mp4" if animated else media_suffix(Path(str(source)))
+        output = default_output(source, suffix, tag)
     output = Path(output)
     if still and not is_image(output):
         raise VidkeysError(f"{output}: an image input needs an image output name (.png, .jpg)")

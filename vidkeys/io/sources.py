@@ -85,7 +85,7 @@ class Frame:
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """What the source is: ``kind`` is ``video``, ``image``, ``folder`` or ``frames``
+    """What the source is: ``kind`` is ``video``, ``image``, ``animation``, ``folder`` or ``frames``
     (arrays handed in by the caller); ``frames`` is None when unknown.
     ``width`` and ``height`` are those of the upright frames; ``rotation`` the
     display rotation applied (degrees counter-clockwise, 0, 90, 180 or 270)."""
@@ -196,6 +196,14 @@ class FrameSource:
             h, w = first.shape[:2]
             rate = fps or DEFAULT_FPS
             self.info = SourceInfo(self.path, "folder", w, h, rate, len(self._images), False)
+        elif is_image(self.path) and (animation := _read_animation(self.path)) is not None:
+            # An animated WebP or PNG: its frames, at their own times.
+            self._images = []
+            self._animation = animation
+            frames, times = animation
+            h, w = frames[0].shape[:2]
+            rate = (len(times) - 1) / times[-1] if times[-1] > 0 else DEFAULT_FPS
+            self.info = SourceInfo(self.path, "animation", w, h, rate, len(frames), False)
         elif is_image(self.path):
             if start is not None or end is not None:
                 raise VidkeysError(
@@ -341,6 +349,17 @@ class FrameSource:
         fps = self.info.fps or 1.0
         window = _Window(self._start, self._end, fps)
         self.expected = 0
+        if self.info.kind == "animation":
+            for i, (image, t) in enumerate(zip(*self._animation, strict=True)):
+                if window.before(t):
+                    continue
+                if window.after(t):
+                    break
+                self.expected += 1
+                self.decoded += 1
+                gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+                yield Frame(i, t, gray, None if self.gray else image)
+            return
         for i, path in enumerate(self._images):
             t = i / fps if self.info.kind == "folder" else 0.0
             if window.before(t):
@@ -538,6 +557,33 @@ class ArraySource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: Image formats that can hold an animation OpenCV reads.
+ANIMATED_EXTS = (".webp", ".png", ".apng", ".avif")
+
+
+def _read_animation(path: Path) -> tuple[list[np.ndarray], list[float]] | None:
+    """An animated image's BGR frames and their times (s), or None for a still one.
+
+    Holds every frame in memory: animations are short (a GIF goes through
+    FFmpeg, as a video, instead).
+    """
+    if path.suffix.lower() not in ANIMATED_EXTS or not hasattr(cv2, "imreadanimation"):
+        return None
+    try:
+        ok, animation = cv2.imreadanimation(str(path))
+    except cv2.error:
+        return None
+    if not ok or len(animation.frames) < 2:
+        return None
+    frames = [
+        cv2.cvtColor(f, cv2.COLOR_BGRA2BGR) if f.ndim == 3 and f.shape[2] == 4 else f
+        for f in animation.frames
+    ]
+    frames = [cv2.cvtColor(f, cv2.COLOR_GRAY2BGR) if f.ndim == 2 else f for f in frames]
+    starts = np.concatenate([[0.0], np.cumsum(np.asarray(animation.durations, float)[:-1])])
+    return frames, list(starts / 1000.0)
 
 
 def check_input(path: Path) -> None:

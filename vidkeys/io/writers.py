@@ -65,6 +65,20 @@ def _fill_fresh_memory() -> None:
         ctypes.CDLL(None).mallopt(-6, 0xA5)  # M_PERTURB; glibc only
 
 
+def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` scaled to fit ``width x height`` whole, centred on black: a frame of
+    another size than the video's is neither stretched nor cut."""
+    h, w = image.shape[:2]
+    k = min(width / w, height / h)
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+    shrink = cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(image, size, interpolation=shrink)
+    out = np.zeros((height, width, 3), np.uint8)
+    x0, y0 = (width - size[0]) // 2, (height - size[1]) // 2
+    out[y0 : y0 + size[1], x0 : x0 + size[0]] = small
+    return out
+
+
 class VideoWriter:
     """H.264 writer (MP4, MOV or MKV, by ``name``'s extension) that copies the source's audio.
 
@@ -179,6 +193,8 @@ class VideoWriter:
         import av
 
         h, w = self._video.height, self._video.width
+        if image.shape[0] not in (h, h + 1) or image.shape[1] not in (w, w + 1):
+            image = letterbox(image, w, h)  # a frame of another size (an image folder)
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image[:h, :w]), format="bgr24")
         pts = max(self._last_pts + 1, round(timestamp / self.TIME_BASE))
         frame.pts = pts
