@@ -30,7 +30,7 @@ import numpy as np
 
 from vidkeys.config import DetectorConfig
 from vidkeys.keypoints.predictor import KeypointPredictor
-from vidkeys.training.data import Sample, load_images, read_keypoints_csv, split_people
+from vidkeys.training.data import Sample, held_out_people
 from vidkeys.training.evaluate import measure
 
 Condition = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
@@ -138,10 +138,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.data is None:
         raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
-    samples = read_keypoints_csv(args.data / "training_frames_keypoints.csv")
-    _, val = split_people(samples)
-    samples = [samples[i] for i in val][: args.limit or None]
-    images = load_images(samples, args.data / "training")
+    samples, images = held_out_people(args.data, args.limit)
     predictor = KeypointPredictor(args.model, "cpu", mirror_test=not args.fast)
     print(f"{len(samples)} held-out faces; face search: {args.detector}")
     print(

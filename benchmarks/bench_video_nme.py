@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 import vidkeys
-from vidkeys.training.data import load_images, read_keypoints_csv, split_people
+from vidkeys.training.data import held_out_people
 from vidkeys.training.metrics import FAILURE_THRESHOLD, nme
 
 CANVAS = (640, 480)
@@ -99,10 +99,7 @@ def main() -> None:
     args, extra = parser.parse_known_args()
     if args.data is None:
         raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
-    samples = read_keypoints_csv(args.data / "training_frames_keypoints.csv")
-    _, val = split_people(samples)
-    samples = [samples[i] for i in val][: args.limit or None]
-    images = load_images(samples, args.data / "training")
+    samples, images = held_out_people(args.data, args.limit)
     rng = np.random.default_rng(0)
     black = args.canvas == "black"
     shows = [compose(im, s.points, rng, black) for im, s in zip(images, samples, strict=True)]

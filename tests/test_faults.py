@@ -604,21 +604,6 @@ def test_collapsed_points_give_nan_pose_not_an_assertion() -> None:
     assert np.isnan(rotation).all() and np.isnan(translation).all()
 
 
-def test_kill_of_annotate_leaves_nothing(tmp_path: Path) -> None:
-    src = clip(tmp_path / "long.mp4", 300)
-    out = tmp_path / "long.keypoints.mp4"
-    cmd = [sys.executable, "-m", "vidkeys.cli", "annotate", str(src), "-o", str(out), "-q"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not writing_into(tmp_path):
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == EXIT_INTERRUPTED, err
-    assert "Traceback" not in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.mp4"]
-
-
 @pytest.mark.parametrize(
     ("content", "words"),
     [

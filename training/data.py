@@ -237,6 +237,16 @@ def boxes_or_points(
     ]
 
 
+def held_out_people(data: Path | str, limit: int = 0) -> tuple[list[Sample], list[np.ndarray]]:
+    """The held-out people's samples and images of a data-set folder (its CSV and
+    ``training/``), the first ``limit`` of them (0: all): what benchmarks run on."""
+    data = Path(data)
+    samples = read_keypoints_csv(data / "training_frames_keypoints.csv")
+    _, val = split_people(samples)
+    samples = [samples[i] for i in val][: limit or None]
+    return samples, load_images(samples, data / "training")
+
+
 def held_out_faces(
     csv_path: Path | str, images_dir: Path | str
 ) -> tuple[list[Sample], list[np.ndarray], list[np.ndarray]]:
