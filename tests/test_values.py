@@ -180,3 +180,28 @@ def test_a_folder_of_mixed_sizes_is_neither_stretched_nor_cut(tmp_path: Path) ->
     small = frames[1]  # 320x320 in a 640x480 video: scaled to fit, black both sides
     assert small.shape == (480, 640)
     assert small[:, :60].max() < 30 and small[:, -60:].max() < 30 and small[:, 200:440].mean() > 40
+
+
+def test_an_mp4_cut_with_an_edit_list_is_complete(tmp_path: Path) -> None:
+    """Cut at 1.3 s by stream copy (as ``ffmpeg -ss 1.3 -c copy -t 2`` does): the
+    packets from the keyframe before 1.3 s are in the file, the edit list hides them."""
+    import av
+
+    cut = tmp_path / "cut.mp4"
+    with av.open(str(SAMPLE)) as src, av.open(str(cut), "w") as out:
+        stream = src.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        start, end = int(1.3 / stream.time_base), int(3.3 / stream.time_base)
+        src.seek(start, stream=stream, backward=True)
+        for packet in src.demux(stream):
+            if packet.dts is None:
+                continue  # the demuxer's end-of-stream marker
+            if packet.pts is not None and packet.pts >= end:
+                break
+            packet.pts, packet.dts = packet.pts - start, packet.dts - start
+            packet.stream = copy
+            out.mux(packet)
+    csv = tmp_path / "cut.csv"
+    proc = run_cli(["export-csv", cut, "-o", csv, "-q"])
+    assert proc.returncode == 0 and "partial" not in proc.stderr, proc.stderr
+    assert len(csv.read_text().splitlines()) == 61  # 2 s at 30 fps, one face each
