@@ -182,25 +182,50 @@ def test_a_folder_of_mixed_sizes_is_neither_stretched_nor_cut(tmp_path: Path) ->
     assert small[:, :60].max() < 30 and small[:, -60:].max() < 30 and small[:, 200:440].mean() > 40
 
 
-def test_an_mp4_cut_with_an_edit_list_is_complete(tmp_path: Path) -> None:
-    """Cut at 1.3 s by stream copy (as ``ffmpeg -ss 1.3 -c copy -t 2`` does): the
-    packets from the keyframe before 1.3 s are in the file, the edit list hides them."""
+@pytest.fixture(scope="module")
+def gop_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 s of the sample at 30 fps, H.264 with B-frames and a keyframe a second."""
+    from fractions import Fraction
+
+    import av
+
+    path = tmp_path_factory.mktemp("gop") / "long.mp4"
+    with av.open(str(SAMPLE)) as src:
+        frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt, stream.options = "yuv420p", {"g": "30", "bf": "2"}
+        for i in range(360):
+            frame = av.VideoFrame.from_ndarray(frames[i % len(frames)], format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 30)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize("at", [0.4, 1.3, 3.7, 7.9])
+def test_an_mp4_cut_with_an_edit_list_is_complete(
+    gop_clip: Path, tmp_path: Path, at: float
+) -> None:
+    """Cut 2 s at ``at`` by stream copy (as ``ffmpeg -ss AT -c copy -t 2`` does): the
+    packets from the keyframe before ``at`` are in the file, its edit list hides them."""
     import av
 
     cut = tmp_path / "cut.mp4"
-    with av.open(str(SAMPLE)) as src, av.open(str(cut), "w") as out:
+    with av.open(str(gop_clip)) as src, av.open(str(cut), "w") as out:
         stream = src.streams.video[0]
         copy = out.add_stream_from_template(stream)
-        start, end = int(1.3 / stream.time_base), int(3.3 / stream.time_base)
+        start, end = int(at / stream.time_base), int((at + 2) / stream.time_base)
         src.seek(start, stream=stream, backward=True)
         for packet in src.demux(stream):
-            if packet.dts is None:
-                continue  # the demuxer's end-of-stream marker
-            if packet.pts is not None and packet.pts >= end:
-                break
+            if packet.dts is None or (packet.pts is not None and packet.pts >= end):
+                continue  # the end-of-stream marker, frames after the cut
             packet.pts, packet.dts = packet.pts - start, packet.dts - start
             packet.stream = copy
             out.mux(packet)
+    with av.open(str(cut)) as check:
+        assert check.streams.video[0].frames > 60  # the file holds more than it shows
     csv = tmp_path / "cut.csv"
     proc = run_cli(["export-csv", cut, "-o", csv, "-q"])
     assert proc.returncode == 0 and "partial" not in proc.stderr, proc.stderr
