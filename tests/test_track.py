@@ -185,3 +185,31 @@ def test_a_face_that_stops_looking_like_itself_gets_a_new_id() -> None:
     assert calls == [1, 1]  # followed once, then placed again from its own points as a new face
     assert [t.face_id for t in tracker.tracks] == [1]  # the old track is gone, not lost
     assert [t.face_id for t in tracker.step(3, 3 / 30, none, keypoints(person_b))] == [1]
+
+
+def test_a_lost_face_is_replaced_on_the_same_frame() -> None:
+    """The followed face is gone (the CNN finds none in its crop): the search runs at
+    once, and the face that came instead starts on this frame, not the next."""
+    tracker = Tracker(TrackerConfig(smooth=False))
+    old, new = _face(100), _face(400)
+    _step(tracker, 0, [old], [])
+    searches: list[int] = []
+
+    def search() -> Detections:
+        searches.append(1)
+        return Detections.from_boxes(box_from_points(new)[None])
+
+    def keypoints(boxes: list[np.ndarray]):
+        # Nothing where the old face was; the new face wherever a crop is cut near it.
+        near = [np.abs(box_from_points(new)[:2] - b[:2]).sum() < 50 for b in boxes]
+        pts = np.stack([new if n else old for n in near])
+        conf = np.array([0.95 if n else 0.01 for n in near])
+        return pts, conf, np.ones((len(boxes), 68)), _same(len(boxes))
+
+    found = tracker.step(1, 1 / 30, Detections.empty(), keypoints, search=search)
+    assert searches == [1]
+    assert [t.face_id for t in found] == [1]
+    assert np.allclose(found[0].points, new)
+    # While the face stays, no search is asked for.
+    tracker.step(2, 2 / 30, Detections.empty(), keypoints, search=search)
+    assert searches == [1]

@@ -152,8 +152,23 @@ class VideoRun:
         detections = self._detect(gray, cut or self.frames == 0, following)
         t1 = time.perf_counter()
         clock["detect"] += t1 - t0
+        whole = cut or self.frames == 0  # searched completely already
+
+        def search_now() -> Detections:
+            # A followed face was lost or changed: whoever came instead is looked
+            # for on this frame. The background slice (if one runs) finishes
+            # first: one search at a time; its boxes still join on the next frame.
+            if self._search is not None:
+                self._search.result()
+            return self.search(gray, _coarse(self.search.plan(gray.shape[1], gray.shape[0])))
+
         found = tracker.step(
-            index, timestamp, detections, lambda boxes: self._keypoints(gray, boxes), cut
+            index,
+            timestamp,
+            detections,
+            lambda boxes: self._keypoints(gray, boxes),
+            cut,
+            None if whole else search_now,
         )
         t3 = time.perf_counter()
         clock["track"] += t3 - t1 - self._cnn_seconds

@@ -104,6 +104,7 @@ class Tracker:
         detections: Detections,
         keypoints: Keypoints,
         cut: bool = False,
+        search: Callable[[], Detections] | None = None,
     ) -> list[Track]:
         """One frame: follow the live tracks, start or revive tracks from
         ``detections``, and return the tracks found in it (by id).
@@ -112,10 +113,12 @@ class Tracker:
         id. Followed faces are cropped where their points say
         (:attr:`Track.crop_box`), detections from their boxes. A followed face
         that no longer looks like itself (``min_likeness``) is someone else:
-        its track ends and the face there is a new one. A new face's points
-        are then predicted a second time from their own box, since a
-        detector box frames a face differently from the points' box every
-        later frame is cropped from.
+        its track ends and the face there is a new one. When a followed face
+        is lost or changes, ``search`` (the frame's face search, run now)
+        looks for whoever came instead, so a new face starts on this frame,
+        not the next. A new face's points are then predicted a second time
+        from their own box, since a detector box frames a face differently
+        from the points' box every later frame is cropped from.
         """
         if cut:
             self.tracks = []
@@ -128,6 +131,7 @@ class Tracker:
             if conf[i] >= self.config.min_confidence
             and likeness(t.look, look[i]) < self.config.min_likeness
         ]
+        gone = bool(changed) or any(c < self.config.min_confidence for c in conf[: len(followed)])
         if changed:
             # Followed faces first, then the changed ones as new faces, then detections.
             order = [i for i in range(len(followed)) if i not in changed] + changed
@@ -138,6 +142,20 @@ class Tracker:
             revived = [None] * len(changed) + revived
             followed = [t for i, t in enumerate(followed) if i not in changed]
         k = len(followed)
+        if gone and search is not None:
+            extra, extra_revived = self._new_boxes(search().start_boxes())
+            if len(extra) and len(points) > k:  # not the faces already placed as new
+                placed = np.stack([box_from_points(p) for p in points[k:]])
+                keep = ~(overlap(extra[:, :4], placed) >= SAME_FACE).any(axis=1)
+                extra = extra[keep]
+                extra_revived = [r for r, kept in zip(extra_revived, keep, strict=True) if kept]
+            if len(extra):
+                more = keypoints(list(extra))
+                points, conf, point_conf, look = (
+                    np.concatenate([a, b])
+                    for a, b in zip((points, conf, point_conf, look), more, strict=True)
+                )
+                revived = revived + extra_revived
         for _ in range(self.config.new_face_passes - 1 if len(points) > k else 0):
             points[k:], conf[k:], point_conf[k:], look[k:] = keypoints(
                 [crop_box_from_points(p) for p in points[k:]]
