@@ -7,8 +7,8 @@
         for face_id, pts in zip(result.faces.face_id, result.faces.points):
             ...  # pts: (68, 2) pixel coordinates
 
-A face search (:class:`~vidkeys.faces.detect.FaceSearch`: frontal and profile
-Haar cascades, and small faces in full-resolution tiles) is the expensive
+A face search (:func:`~vidkeys.faces.search.face_search`: YuNet at three
+scales by default, or Haar's frontal and profile cascades) is the expensive
 stage, so it is cut into slices of about equal cost. While faces are being
 followed (each cropped from where its points were in the previous frame),
 one slice runs per ``detect_every`` frames in a background thread on the other

@@ -12,7 +12,6 @@ spread one search over frames.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
@@ -96,18 +95,39 @@ class SearchJob:
     max_size: int = 0
 
 
-class FaceSearch(Protocol):
-    """A frame's face search, whole or in slices (not thread-safe: one call at a time)."""
+class SlicedSearch:
+    """What both searches share: a plan per frame size, made once, and a call that
+    runs some of its slices (default: all) and merges their faces.
 
-    config: DetectorConfig
+    Subclasses give :meth:`_plan` (the slices of a frame size) and
+    :meth:`_run` (one slice); ``by_score``: merge overlaps keeping the best
+    score (else the largest box). Not thread-safe: one call at a time.
+    """
+
+    by_score = False
+
+    def __init__(self, config: DetectorConfig) -> None:
+        self.config = config
+        self._plans: dict[tuple[int, int], list[SearchJob]] = {}
 
     def plan(self, width: int, height: int) -> list[SearchJob]:
-        """The slices that together search a ``width x height`` frame completely."""
-        ...
+        """The slices that together search a ``width x height`` frame (made once)."""
+        key = (width, height)
+        if key not in self._plans:
+            self._plans[key] = self._plan(width, height)
+        return self._plans[key]
 
     def __call__(self, gray: np.ndarray, jobs: list[SearchJob] | None = None) -> Detections:
-        """The faces ``jobs`` find (default: the whole plan), overlaps merged."""
-        ...
+        """Faces found by ``jobs`` (default: the whole plan), overlaps merged."""
+        h, w = gray.shape[:2]
+        jobs = list(dict.fromkeys(self.plan(w, h) if jobs is None else jobs))
+        return merge(Detections.concat([self._run(gray, job) for job in jobs]), self.by_score)
+
+    def _plan(self, width: int, height: int) -> list[SearchJob]:
+        raise NotImplementedError
+
+    def _run(self, gray: np.ndarray, job: SearchJob) -> Detections:
+        raise NotImplementedError
 
 
 def auto_detect_width(frame_width: int) -> int:

@@ -17,9 +17,9 @@ from vidkeys.errors import VidkeysError
 from vidkeys.faces.detect import (
     Detections,
     SearchJob,
+    SlicedSearch,
     auto_detect_width,
     interleave,
-    merge,
     tiles,
 )
 
@@ -100,7 +100,7 @@ def haar_plan(config: DetectorConfig, width: int, height: int) -> list[SearchJob
     return interleave(SearchJob(scale=scale), others)
 
 
-class HaarSearch:
+class HaarSearch(SlicedSearch):
     """Frontal and profile Haar searches over a frame, whole or in slices.
 
     Not thread-safe: one search at a time per object (OpenCV's cascades keep
@@ -108,27 +108,15 @@ class HaarSearch:
     """
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
-        self.config = config or DetectorConfig(detector="haar")
+        super().__init__(config or DetectorConfig(detector="haar"))
         _check(self.config)
         self._frontal = _load_cascade(VIDEO_CASCADE_FILE)
         self._profile = _load_cascade(PROFILE_FILE)
-        self._plans: dict[tuple[int, int], list[SearchJob]] = {}
 
-    def plan(self, width: int, height: int) -> list[SearchJob]:
-        """The search slices for this frame size (see :func:`haar_plan`)."""
-        key = (width, height)
-        if key not in self._plans:
-            self._plans[key] = haar_plan(self.config, width, height)
-        return self._plans[key]
+    def _plan(self, width: int, height: int) -> list[SearchJob]:
+        return haar_plan(self.config, width, height)
 
-    def __call__(self, gray: np.ndarray, jobs: list[SearchJob] | None = None) -> Detections:
-        """Faces found by ``jobs`` (default: the whole plan), overlaps merged (largest kept)."""
-        h, w = gray.shape[:2]
-        jobs = list(dict.fromkeys(self.plan(w, h) if jobs is None else jobs))
-        found = [self._run(gray, job) for job in jobs]
-        return merge(Detections.from_boxes(np.concatenate(found) if found else np.zeros((0, 4))))
-
-    def _run(self, gray: np.ndarray, job: SearchJob) -> np.ndarray:
+    def _run(self, gray: np.ndarray, job: SearchJob) -> Detections:
         cfg = self.config
         x0, y0 = 0, 0
         image = gray
@@ -157,4 +145,4 @@ class HaarSearch:
             boxes[:, 0] = w / job.scale - boxes[:, 0] - boxes[:, 2]
         boxes[:, 0] += x0
         boxes[:, 1] += y0
-        return boxes
+        return Detections.from_boxes(boxes)

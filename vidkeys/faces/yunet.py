@@ -21,7 +21,14 @@ import numpy as np
 
 from vidkeys.config import DetectorConfig
 from vidkeys.errors import VidkeysError
-from vidkeys.faces.detect import Detections, SearchJob, auto_detect_width, interleave, merge, tiles
+from vidkeys.faces.detect import (
+    Detections,
+    SearchJob,
+    SlicedSearch,
+    auto_detect_width,
+    interleave,
+    tiles,
+)
 from vidkeys.keypoints.weights import DEFAULT_WEIGHTS
 
 MODEL_FILE = "face_detection_yunet_2023mar.onnx"
@@ -97,28 +104,20 @@ def yunet_plan(config: DetectorConfig, width: int, height: int) -> list[SearchJo
     return interleave(SearchJob("yunet", scale=scale), others)
 
 
-class YuNetSearch:
-    """YuNet over a frame, whole or in slices (not thread-safe: one call at a time)."""
+class YuNetSearch(SlicedSearch):
+    """YuNet over a frame, whole or in slices (not thread-safe: one call at a time);
+    overlapping faces of several slices keep the best-scored one."""
+
+    by_score = True
 
     def __init__(self, config: DetectorConfig | None = None) -> None:
-        self.config = config or DetectorConfig()
+        super().__init__(config or DetectorConfig())
         if not 0.0 < self.config.min_score < 1.0:
             raise VidkeysError(f"min score must be in (0, 1), got {self.config.min_score}")
         self._model = load_model(self.config.detector_model, self.config.min_score)
-        self._plans: dict[tuple[int, int], list[SearchJob]] = {}
 
-    def plan(self, width: int, height: int) -> list[SearchJob]:
-        """The search slices for this frame size (see :func:`yunet_plan`)."""
-        key = (width, height)
-        if key not in self._plans:
-            self._plans[key] = yunet_plan(self.config, width, height)
-        return self._plans[key]
-
-    def __call__(self, gray: np.ndarray, jobs: list[SearchJob] | None = None) -> Detections:
-        """Faces found by ``jobs`` (default: the whole plan), overlaps merged (best score kept)."""
-        h, w = gray.shape[:2]
-        jobs = list(dict.fromkeys(self.plan(w, h) if jobs is None else jobs))
-        return merge(Detections.concat([self._run(gray, job) for job in jobs]), by_score=True)
+    def _plan(self, width: int, height: int) -> list[SearchJob]:
+        return yunet_plan(self.config, width, height)
 
     def _run(self, gray: np.ndarray, job: SearchJob) -> Detections:
         x0, y0 = 0, 0

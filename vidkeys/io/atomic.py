@@ -42,7 +42,7 @@ _NO_TMPFILE = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL)
 PART_PATTERN = re.compile(r"^\.vk-(\d+)-[0-9a-f]{8}\.part$")
 
 
-def is_stream(path: Path | str) -> bool:
+def is_special_file(path: Path | str) -> bool:
     """True for an output that must be written to, not replaced: an existing
     file that is not a regular one (device, pipe, socket, terminal), or any
     name under ``/dev`` or ``/proc`` (``/dev/stdout`` is a link to one)."""
@@ -119,7 +119,7 @@ class AtomicOutputs:
         for item in self._items:
             if _same_file(item.final, path):
                 raise VidkeysError(f"two outputs of one command would be the same file: {path}")
-        if is_stream(path):
+        if is_special_file(path):
             item = _Output(path, path, stream=True)
         else:
             item = self._unnamed(path) or _Output(path, self._part_name(path))
