@@ -7,7 +7,9 @@ Runs the whole command ``vidkeys export-csv CLIP --detector D`` (start-up
 included) for each detector on every clip of ``DIR`` (default
 ``$VIDKEYS_VIDEOS``) that has ``truth/NAME.json``, scores its CSV with
 :mod:`vidkeys.truth` and prints one row per clip and detector, side by side,
-and a total per detector. fps is frames / wall time of the command, best of ``--repeat`` runs;
+and a total per detector. ``succ`` is the share of frontal faces found with
+``success`` 1 (points marked trustworthy). fps is frames / wall time of the
+command, best of ``--repeat`` runs;
 ``cpu ms`` the CPU time (both cores, start-up included) per frame, which a
 busy shared machine disturbs less than wall time.
 """
@@ -33,14 +35,17 @@ N_POINTS = 68
 
 def read_found(path: Path) -> dict[int, list[Found]]:
     """The faces of a vidkeys CSV, by frame index: every tracked face, whatever
-    its ``success`` (0 marks points not to be trusted, not a missing face)."""
+    its ``success`` (0 marks points not to be trusted, not a missing face; it is
+    kept to count the found faces whose points are marked trustworthy)."""
     frames: dict[int, list[Found]] = {}
     with path.open(newline="") as f:
         for row in csv.DictReader(f, skipinitialspace=True):
             xs = np.array([float(row[f"x_{i}"]) for i in range(N_POINTS)])
             ys = np.array([float(row[f"y_{i}"]) for i in range(N_POINTS)])
             box = np.array([float(row[k]) for k in ("box_x", "box_y", "box_w", "box_h")])
-            found = Found(int(float(row["face_id"])), box, np.array([xs.mean(), ys.mean()]))
+            centre = np.array([xs.mean(), ys.mean()])
+            success = float(row["success"]) >= 0.5
+            found = Found(int(float(row["face_id"])), box, centre, success)
             frames.setdefault(int(float(row["frame"])), []).append(found)
     return frames
 
@@ -81,7 +86,8 @@ def row(name: str, s: Score, frames: int, seconds: float, cpu: float) -> str:
     bins = " ".join(pct(s.bin_recall(k)) for k in range(3))
     fps = frames / seconds if seconds else float("nan")
     return (
-        f"{name:24s} {pct(s.recall)} {pct(s.frontal_recall)}  {bins}  {pct(s.precision)}"
+        f"{name:24s} {pct(s.recall)} {pct(s.frontal_recall)} {pct(s.frontal_success_rate)}"
+        f"  {bins}  {pct(s.precision)}"
         f"  {latency} {s.never:5d} {s.switches:8d} {fps:7.1f} {1000 * cpu / frames:7.1f}"
     )
 
@@ -105,7 +111,8 @@ def main() -> None:
         clips = [c for c in clips if c.stem in args.only]
     print(f"vidkeys export-csv --detector D {' '.join(extra)}".rstrip())
     print(
-        f"{'clip':24s} {'all':>5s} {'front':>5s}  {'<40':>5s} {'40-80':>5s} {'>80':>5s}"
+        f"{'clip':24s} {'all':>5s} {'front':>5s} {'succ':>5s}"
+        f"  {'<40':>5s} {'40-80':>5s} {'>80':>5s}"
         f"  {'prec':>5s}  {'lat med/max':>8s} {'never':>5s} {'switches':>8s}"
         f" {'fps':>7s} {'cpu ms':>7s}"
     )

@@ -103,20 +103,7 @@ def measure(
     ``csv_path`` caches Haar's boxes of a data set beside its CSV (``boxes="haar"``);
     ``batch_size`` is the most crops per CNN call.
     """
-    if boxes == "haar":
-        found = (
-            cached_haar_boxes(csv_path, images, samples)
-            if csv_path is not None
-            else haar_boxes(images, samples)
-        )
-    elif boxes == "search":
-        search = face_search(DetectorConfig(detector=detector))
-        found = [
-            match_detection(search(im).start_boxes(), s.points)
-            for im, s in zip(images, samples, strict=True)
-        ]
-    else:
-        found = [crop_box_from_points(s.points) for s in samples]
+    found = face_boxes(images, samples, boxes, detector, csv_path)
     hit = [i for i, b in enumerate(found) if b is not None]
     pred, conf, raw = [], [], []
     for start in range(0, len(hit), batch_size):
@@ -142,6 +129,28 @@ def measure(
         # The pipeline's own confidence (lower of face score and mean peak), for comparison.
         "raw_conf_nme_spearman": spearman(np.array(raw), errors[hit] if hit else np.zeros(0)),
     }
+
+
+def face_boxes(
+    images: list[np.ndarray],
+    samples: list[Sample],
+    boxes: str = "haar",
+    detector: str = DetectorConfig.detector,
+    csv_path: Path | str | None = None,
+) -> list[np.ndarray | None]:
+    """Each image's first crop box of its labelled face from ``boxes`` (see
+    :func:`evaluate`); None where the detector missed the face."""
+    if boxes == "haar":
+        if csv_path is not None:
+            return cached_haar_boxes(csv_path, images, samples)
+        return haar_boxes(images, samples)
+    if boxes == "search":
+        search = face_search(DetectorConfig(detector=detector))
+        return [
+            match_detection(search(im).start_boxes(), s.points)
+            for im, s in zip(images, samples, strict=True)
+        ]
+    return [crop_box_from_points(s.points) for s in samples]
 
 
 def place_points(

@@ -1,7 +1,7 @@
 """Training loop: AdamW, warm-up then cosine LR, checkpoints every epoch, resume.
 
-The best epoch by validation NME (held-out people, cut as the training crops
-are: from Haar boxes) is written to ``--out``; ``OUT.ckpt`` beside it holds
+The best epoch by validation NME (held-out people, each cut by the run-time
+rule from its labels) is written to ``--out``; ``OUT.ckpt`` beside it holds
 the full state a later run resumes from.
 """
 
@@ -26,14 +26,12 @@ except ModuleNotFoundError as exc:  # the base install: ONNX Runtime only
 
 import numpy as np
 
-from vidkeys.faces.crop import cut_faces, to_frame
+from vidkeys.faces.crop import crop_box_from_points, cut_faces, to_frame
 from vidkeys.keypoints.network import KeypointNet, ModelConfig, load_model, save_model
 from vidkeys.keypoints.predictor import resolve_device
 from vidkeys.outputs.progress import progress
 from vidkeys.training.augment import AugmentConfig, training_crop
 from vidkeys.training.data import (
-    boxes_or_points,
-    cached_haar_boxes,
     dataset_checksum,
     load_images,
     read_keypoints_csv,
@@ -134,12 +132,12 @@ def training_step(
     return loss.item()
 
 
-def _batches(indices, images, samples, boxes, rng, aug, size, batch_size):
+def _batches(indices, images, samples, rng, aug, size, batch_size):
     order = rng.permutation(indices)
     for start in range(0, len(order) - batch_size + 1, batch_size):
         crops, points, labels = [], [], []
         for i in order[start : start + batch_size]:
-            c, p, y = training_crop(images[i], samples[i].points, boxes[i], rng, aug, size)
+            c, p, y = training_crop(images[i], samples[i].points, rng, aug, size)
             crops.append(c)
             points.append(p)
             labels.append(y)
@@ -206,7 +204,6 @@ def train(
     torch.manual_seed(cfg.seed)
     samples = read_keypoints_csv(csv_path)
     images = load_images(samples, images_dir)
-    boxes = boxes_or_points(samples, cached_haar_boxes(csv_path, images, samples))
     train_idx, val_idx = split_people(samples)
     if not train_idx:
         raise VidkeysError(f"{csv_path}: no training images left after the split")
@@ -248,7 +245,7 @@ def train(
             print(f"resumed from {ckpt_path} at epoch {start_epoch}", file=sys.stderr)
 
     val_images = [images[i] for i in val_idx]
-    val_boxes = [boxes[i] for i in val_idx]
+    val_boxes = [crop_box_from_points(samples[i].points) for i in val_idx]
     val_truth = np.stack([samples[i].points for i in val_idx])
     meta_base = {
         "data_csv": str(csv_path),
@@ -264,7 +261,7 @@ def train(
         model.train()
         rng = np.random.default_rng([cfg.seed, epoch])
         losses = []
-        batches = _batches(train_idx, images, samples, boxes, rng, aug, size, cfg.batch_size)
+        batches = _batches(train_idx, images, samples, rng, aug, size, cfg.batch_size)
         # A bar on a terminal, plain lines in a log (no carriage returns there).
         with progress(f"epoch {epoch + 1}/{cfg.epochs}", steps_per_epoch, "step", quiet) as bar:
             for x, pts, label in batches:

@@ -30,11 +30,13 @@ MATCH_IOU = 0.3
 
 @dataclass
 class Found:
-    """One face a run reported in one frame: its id, box and the mean of its points."""
+    """One face a run reported in one frame: its id, box, the mean of its points, and
+    whether its points were marked trustworthy (the CSV's ``success``)."""
 
     face_id: int
     box: np.ndarray
     centre: np.ndarray
+    success: bool = True
 
 
 def load_truth(path: Path | str) -> list[list[dict]]:
@@ -91,6 +93,8 @@ class Score:
     never: int = 0
     #: A face_id matched to more than one truth track, counted once per extra track.
     switches: int = 0
+    #: Frontal truth faces found with ``success`` 1.
+    frontal_success: int = 0
 
     def __add__(self, other: Score) -> Score:
         return Score(
@@ -108,6 +112,7 @@ class Score:
             self.latencies + other.latencies,
             self.never + other.never,
             self.switches + other.switches,
+            self.frontal_success + other.frontal_success,
         )
 
     @property
@@ -119,6 +124,11 @@ class Score:
     def frontal_recall(self) -> float:
         """Share of real frontal truth faces found."""
         return self.frontal_matched / self.frontal if self.frontal else float("nan")
+
+    @property
+    def frontal_success_rate(self) -> float:
+        """Share of real frontal truth faces found with points marked trustworthy."""
+        return self.frontal_success / self.frontal if self.frontal else float("nan")
 
     @property
     def precision(self) -> float:
@@ -161,6 +171,7 @@ def score_run(frames: dict[int, list[Found]], truth: list[list[dict]]) -> Score:
                 k = int(np.searchsorted(WIDTH_BINS, face["box"][2], side="right"))
                 score.frontal += 1
                 score.frontal_matched += hit
+                score.frontal_success += hit and found[pairs[j]].success
                 score.frontal_bins[k] += 1
                 score.frontal_bins_matched[k] += hit
     for person, start in first_seen.items():

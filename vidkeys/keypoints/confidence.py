@@ -30,12 +30,15 @@ import numpy as np
 
 from vidkeys.keypoints.pose import FACE_3D
 
-#: log(NME) ~ W_PEAK * log(peak + 0.01) + W_SHAPE * log(shape) + BIAS (training people).
-W_PEAK, W_SHAPE, BIAS = -2.071, 0.0746, -3.273
-#: Predicted NME at confidence 0.5 (the held-out people's worst tenth starts here).
+#: log(NME) ~ features(points, point_confidence) @ WEIGHTS.
+WEIGHTS = np.array([-2.071, 0.0746, -3.273])
+#: Predicted NME at confidence 0.5.
 MID_NME = 0.0409
-#: Width of the logistic curve in log-NME: the held-out median predicted NME gives 0.8.
+#: Width of the logistic curve in log-NME.
 SCALE = 0.1439
+#: Points within this NME (a fraction of the eye distance) are usable: what
+#: the confidence is the chance of.
+USABLE_NME = 0.10
 #: Faces below this confidence are written with ``success`` 0.
 SUCCESS_THRESHOLD = 0.5
 
@@ -57,15 +60,20 @@ def shape_distance(points: np.ndarray) -> np.ndarray:
     return np.clip(1.0 - (s[:, 0] + det * s[:, 1]), 1e-6, 2.0)
 
 
-def predicted_nme(points: np.ndarray, point_confidence: np.ndarray) -> np.ndarray:
-    """The NME (fraction of the eye distance) each face's signals predict, ``(n,)``."""
+def features(points: np.ndarray, point_confidence: np.ndarray) -> np.ndarray:
+    """The signals of each face the confidence is made of, ``(n, 3)``: log mean peak,
+    log shape distance, and 1 (the line's constant)."""
     pc = np.asarray(point_confidence, np.float64)
     if pc.shape[0] == 0:
-        return np.zeros(0)
-    log_nme = (
-        W_PEAK * np.log(pc.mean(axis=1) + 0.01) + W_SHAPE * np.log(shape_distance(points)) + BIAS
+        return np.zeros((0, len(WEIGHTS)))
+    return np.column_stack(
+        [np.log(pc.mean(axis=1) + 0.01), np.log(shape_distance(points)), np.ones(len(pc))]
     )
-    return np.exp(log_nme)
+
+
+def predicted_nme(points: np.ndarray, point_confidence: np.ndarray) -> np.ndarray:
+    """The NME (fraction of the eye distance) each face's signals predict, ``(n,)``."""
+    return np.exp(features(points, point_confidence) @ WEIGHTS)
 
 
 def landmark_confidence(points: np.ndarray, point_confidence: np.ndarray) -> np.ndarray:

@@ -1,0 +1,61 @@
+"""How far a new face's first crop box lies from its labels' box: the training crops' noise.
+
+For every third face of the training people (never the held-out ones) that
+YuNet finds, the crop box from its five points
+(:func:`vidkeys.faces.crop.box_from_landmarks`) is compared with the one from
+the labelled 68 points (:func:`vidkeys.faces.crop.crop_box_from_points`):
+centre across and down the face in box widths, log of the size ratio, roll in
+degrees. Their spread is :attr:`vidkeys.training.augment.AugmentConfig.detector_noise`::
+
+    python -m vidkeys.training.box_noise --csv DATA/training_frames_keypoints.csv \\
+        --images DATA/training
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from vidkeys.faces.crop import box_from_landmarks, crop_box_from_points, roll_degrees
+from vidkeys.faces.yunet import YuNetSearch
+from vidkeys.training.data import load_images, read_keypoints_csv, split_people
+from vidkeys.training.yunet_points import detected_points
+
+
+def box_difference(five: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``(across, down, log size, roll)`` of the five points' box against the points' box."""
+    new, truth = box_from_landmarks(five), crop_box_from_points(points)
+    w = truth[2]
+    offset = (new[:2] + new[2:4] / 2) - (truth[:2] + truth[2:4] / 2)
+    r = np.deg2rad(truth[4])
+    across = offset @ np.array([np.cos(r), np.sin(r)]) / w
+    down = offset @ np.array([-np.sin(r), np.cos(r)]) / w
+    turn = roll_degrees(five) - roll_degrees(points)
+    return np.array([across, down, np.log(new[2] / w), turn])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--csv", required=True)
+    parser.add_argument("--images", required=True)
+    args = parser.parse_args()
+    samples = read_keypoints_csv(args.csv)
+    train, _ = split_people(samples)
+    samples = [samples[i] for i in train[::3]]
+    images = load_images(samples, args.images)
+    search = YuNetSearch()
+    rows = []
+    for image, sample in zip(images, samples, strict=True):
+        five = detected_points(search, image, sample.points)
+        if np.isfinite(five).all():
+            rows.append(box_difference(five, sample.points))
+    found = np.array(rows)
+    print(f"# from {len(found)} of {len(samples)} training faces")
+    print("          across   down  log size  roll (deg)")
+    print("mean    " + " ".join(f"{v:8.3f}" for v in found.mean(axis=0)))
+    print("sd      " + " ".join(f"{v:8.3f}" for v in found.std(axis=0)))
+
+
+if __name__ == "__main__":
+    main()
