@@ -165,3 +165,12 @@ def writing_into(folder: Path) -> bool:
         if target.startswith(prefix) and (target.endswith("(deleted)") or ".part" in target):
             return True
     return False
+
+
+def rolled_photo(degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """The sample photo turned in its plane about the face, and the reference points moved."""
+    image = cv2.imread(str(PHOTO))
+    m = cv2.getRotationMatrix2D((224, 130), degrees, 1.0)
+    turned = cv2.warpAffine(image, m, (512, 512), borderMode=cv2.BORDER_REPLICATE)
+    ref = np.array(list(ASTRONAUT_REFERENCE.values()), np.float64)
+    return turned, ref @ m[:, :2].T + m[:, 2]

@@ -57,6 +57,7 @@ def test_flip_keeps_the_labels_lean() -> None:
 EXACT = AugmentConfig(
     max_roll=0.0,
     detector_noise=(0.0, 0.0, 0.0, 0.0),
+    followed_prob=1.0,
     flip=False,
     brightness=0,
     contrast=(1.0, 1.0),
@@ -88,16 +89,17 @@ def test_training_and_run_time_cut_the_same_crop_for_the_same_points() -> None:
 
 
 def test_training_crops_are_upright_whatever_the_roll() -> None:
-    """Faces turned up to 60 degrees reach the network with at most ROLL_KEPT of it."""
+    """A followed face's crop, from its points, keeps at most ROLL_KEPT of a roll up
+    to 60 degrees; a new face's keeps what its five points do not see."""
     cfg = replace(EXACT, max_roll=60.0)
     rng = np.random.default_rng(1)
     image, pts = _face(0.0)
-    tilts = []
-    for _ in range(40):
-        _, crop_pts, _ = training_crop(image, pts, rng, cfg, 112)
-        tilts.append(roll_degrees(crop_pts))
+    tilts = [roll_degrees(training_crop(image, pts, rng, cfg, 112)[1]) for _ in range(40)]
     assert max(np.abs(tilts)) <= ROLL_KEPT + 1e-3  # float32 points
     assert np.ptp(tilts) > ROLL_KEPT  # some turned one way, some the other
+    new = replace(cfg, followed_prob=0.0)
+    tilts = [roll_degrees(training_crop(image, pts, rng, new, 112)[1]) for _ in range(40)]
+    assert ROLL_KEPT + 15 < max(np.abs(tilts)) <= 60.0
 
 
 def test_training_crop_points_follow_the_pixels() -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import vidkeys
-from tests.helpers import ASTRONAUT_REFERENCE, PHOTO, one_error, run_cli
+from tests.helpers import ASTRONAUT_REFERENCE, PHOTO, one_error, rolled_photo, run_cli
 from vidkeys.config import DetectorConfig
 from vidkeys.errors import EXIT_ERROR, VidkeysError
 from vidkeys.faces.crop import ROLL_KEPT, apply_matrix, crop_box_from_points, crop_matrix
@@ -21,21 +21,12 @@ from vidkeys.faces.yunet import MODEL_SHA256, SHIPPED_MODEL, load_model
 from vidkeys.keypoints.weights import DEFAULT_WEIGHTS
 
 
-def _rolled(degrees: float) -> tuple[np.ndarray, np.ndarray]:
-    """The sample photo turned in its plane about the face, and the reference points moved."""
-    image = cv2.imread(str(PHOTO))
-    m = cv2.getRotationMatrix2D((224, 130), degrees, 1.0)
-    turned = cv2.warpAffine(image, m, (512, 512), borderMode=cv2.BORDER_REPLICATE)
-    ref = np.array(list(ASTRONAUT_REFERENCE.values()), np.float64)
-    return turned, ref @ m[:, :2].T + m[:, 2]
-
-
 def _faces(image: np.ndarray, detector: str) -> vidkeys.Faces:
     return next(iter(vidkeys.process([image], detector=detector))).faces
 
 
 def test_yunet_finds_a_rolled_face_that_haar_misses() -> None:
-    image, ref = _rolled(30)
+    image, ref = rolled_photo(30)
     found = _faces(image, "yunet")
     assert len(found) == 1
     points = found.points[0][list(ASTRONAUT_REFERENCE)]
@@ -82,7 +73,7 @@ def test_a_rolled_face_is_cropped_upright() -> None:
     new face's first crop is only partly turned; the crops from its points are
     (the second pass, and every later frame)."""
     for degrees in (0, 40):
-        image, ref = _rolled(degrees)
+        image, ref = rolled_photo(degrees)
         box = crop_box_from_points(_faces(image, "yunet").points[0])
         eyes = apply_matrix(crop_matrix(box), ref[[0, 3]])  # outer eye corners
         tilt = np.degrees(np.arctan2(*(eyes[1] - eyes[0])[::-1]))

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from vidkeys.faces.crop import CROP_SIZE, apply_matrix, crop, crop_box_from_points, crop_matrix
+from vidkeys.faces.crop import (
+    CROP_SIZE,
+    ROLL_KEPT,
+    apply_matrix,
+    crop,
+    crop_box_from_points,
+    crop_matrix,
+    roll_degrees,
+)
 from vidkeys.keypoints.mirror import LABEL_SHIFT, flip_points
 
 
@@ -33,9 +41,14 @@ class AugmentConfig:
     #: the five points follow the nose of a turned head.
     detector_noise: tuple[float, float, float, float] = (0.10, 0.03, 0.075, 5.5)
     #: Share of crops cut as a followed face's, from its previous points: the same
-    #: noise times :attr:`followed_noise`.
+    #: noise times :attr:`followed_noise`, and the whole roll seen.
     followed_prob: float = 0.5
     followed_noise: float = 0.3
+    #: A new face's roll as its five points see it, a share of the true roll drawn
+    #: from this range: YuNet's points see a median half of a 30-45 degree roll, a
+    #: tenth of the faces almost none (``python -m vidkeys.training.box_noise``), so
+    #: a rolled face's first crop keeps much of its roll.
+    roll_seen: tuple[float, float] = (0.0, 1.0)
     flip: bool = True
     #: Label shift removed from mirrored crops (0 mirrors the labels as they are).
     flip_shift: float = LABEL_SHIFT
@@ -83,10 +96,14 @@ def training_crop(
     """
     pts = np.asarray(points, np.float64)
     turn = rotation_about(rng.uniform(-cfg.max_roll, cfg.max_roll), pts.mean(axis=0))
-    box = crop_box_from_points(apply_matrix(turn[:2], pts))
+    turned = apply_matrix(turn[:2], pts)
+    box = crop_box_from_points(turned)
     sigma = np.array(cfg.detector_noise)
     if rng.random() < cfg.followed_prob:
         sigma = sigma * cfg.followed_noise
+    else:  # a new face: its crop turned by the roll its five points see
+        seen = roll_degrees(turned) * rng.uniform(*cfg.roll_seen)
+        box[4] = np.sign(seen) * max(0.0, abs(seen) - ROLL_KEPT)
     noise = rng.normal(0.0, sigma)
     box[4] += noise[3]
     label = 1.0

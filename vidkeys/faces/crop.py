@@ -90,9 +90,9 @@ def crop_box_from_points(points: np.ndarray) -> np.ndarray:
     """
     pts = np.asarray(points, np.float64).reshape(-1, 2)
     roll = roll_degrees(pts)
-    # The network learnt from crops turned up to 30 degrees: a small roll is
-    # left in (turning every crop by the eye line's noise costs accuracy), a
-    # larger one taken out down to that much; continuous, so no crop jumps.
+    # A small roll is left in (turning every crop by the eye line's noise costs
+    # accuracy), a larger one taken out down to that much; continuous, so no
+    # crop jumps. Training cuts its crops by this same rule.
     roll = float(np.sign(roll) * max(0.0, abs(roll) - ROLL_KEPT))
     about = pts.mean(axis=0)
     x, y, w, h = box_from_points(_turn(pts, -roll, about))
