@@ -32,10 +32,11 @@ wheel-test: $(STAMP)
 # Four runs (see saved_models/README.md, "How to retrain"): a bigger teacher on
 # the labels (81 epochs; a GPU if there is one), the training people's labels
 # moved half-way to its points, a student on them (widths x1.5, 112 px crops,
-# mirrored crops with the labels' lean taken out, 300 epochs), then the shipped
-# network: the student fine-tuned 80 epochs on the labels. Then the model's
-# heatmap peak range, its shape correction, its 8-bit graph for the CPU, and
-# the confidence's constants (printed). Each run resumes where it stopped.
+# mirrored crops with the labels' lean taken out, 300 epochs), and the student
+# fine-tuned 60 epochs on the labels; the shipped network is the mean of the
+# student's and the fine-tune's weights. Then its heatmap peak range, its shape
+# correction, its 8-bit graph for the CPU, and the confidence's constants
+# (printed). Each run resumes where it stopped.
 train: $(STAMP)
 	$(BIN)/vidkeys train --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \
 		--widths 64,128,256,512 --decoder 128 --up-levels 2 --crop-size 112 --epochs 81 \
@@ -46,7 +47,9 @@ train: $(STAMP)
 	$(BIN)/vidkeys train --csv runs/teacher_labels.csv --images $(DATA)/training \
 		--widths 24,48,96,192 --crop-size 112 --epochs 300 --out runs/student.pt --resume
 	$(BIN)/vidkeys train --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \
-		--init runs/student.pt --lr 5e-4 --epochs 80 --out saved_models/vidkeys68.pt --resume
+		--init runs/student.pt --lr 5e-4 --epochs 60 --out runs/tuned.pt --resume
+	$(BIN)/python -m vidkeys.training.average runs/tuned.pt runs/student.pt \
+		--out saved_models/vidkeys68.pt
 	$(BIN)/python -m vidkeys.training.calibrate_peaks --data $(DATA) --model saved_models/vidkeys68.pt --write
 	$(BIN)/python -m vidkeys.training.correction --csv $(DATA)/training_frames_keypoints.csv \
 		--images $(DATA)/training --model saved_models/vidkeys68.pt

@@ -39,4 +39,6 @@ def test_a_covered_mouth_lowers_the_confidence() -> None:
     covered[top:bottom, int(p[:, 0].min()) : int(np.ceil(p[:, 0].max()))] = 20
     hidden = _faces(covered)
     assert len(clear) == len(hidden) == 1
-    assert hidden.confidence[0] < clear.confidence[0] - 0.1
+    # The confidence is the chance that the points are usable: covering the mouth
+    # makes the chance that they are not several times larger.
+    assert 1 - hidden.confidence[0] > 4 * (1 - clear.confidence[0])

@@ -1,16 +1,19 @@
-"""Training smoke test on a data set the test writes itself."""
+"""Training smoke test on a data set the test writes itself; averaging two weights files."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from vidkeys.config import TrackerConfig
-from vidkeys.keypoints.network import ModelConfig, load_model
+from vidkeys.errors import VidkeysError
+from vidkeys.keypoints.network import KeypointNet, ModelConfig, load_model, save_model
 from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.training.augment import AugmentConfig
+from vidkeys.training.average import average
 from vidkeys.training.evaluate import evaluate
 from vidkeys.training.train import TrainConfig, train
 
@@ -77,3 +80,22 @@ def test_fine_tuning_starts_from_the_given_weights(tiny_dataset, tmp_path: Path)
     fresh = train(csv_path, images, tmp_path / "fresh.pt", still, TINY, device="cpu", quiet=True)
     assert tuned["best_val_nme"] < 0.5 * fresh["best_val_nme"]
     assert abs(tuned["best_val_nme"] - trained["best_val_nme"]) < 0.05 * trained["best_val_nme"]
+
+
+def test_averaged_weights_lie_half_way_and_need_one_network(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    a, b = KeypointNet(TINY), KeypointNet(TINY)
+    save_model(a, tmp_path / "a.pt", {"peak_range": [0.1, 0.2], "epoch": 3})
+    save_model(b, tmp_path / "b.pt")
+    average(tmp_path / "a.pt", tmp_path / "b.pt", tmp_path / "mean.pt")
+    mean, meta = load_model(tmp_path / "mean.pt")
+    for name, value in mean.state_dict().items():
+        if value.is_floating_point():
+            want = (a.state_dict()[name] + b.state_dict()[name]) / 2
+            torch.testing.assert_close(value, want)
+    assert meta["epoch"] == 3 and "peak_range" not in meta  # remade by the next step
+    assert KeypointPredictor(tmp_path / "mean.pt", "cpu").crop_size == TINY.crop_size
+    other = KeypointNet(ModelConfig(crop_size=32, widths=(8, 16, 16, 16), decoder=16))
+    save_model(other, tmp_path / "other.pt")
+    with pytest.raises(VidkeysError, match="not the same network"):
+        average(tmp_path / "a.pt", tmp_path / "other.pt", tmp_path / "bad.pt")

@@ -5,7 +5,10 @@ YuNet finds, the crop box from its five points
 (:func:`vidkeys.faces.crop.box_from_landmarks`) is compared with the one from
 the labelled 68 points (:func:`vidkeys.faces.crop.crop_box_from_points`):
 centre across and down the face in box widths, log of the size ratio, roll in
-degrees. Their spread is :attr:`vidkeys.training.augment.AugmentConfig.detector_noise`::
+degrees. Their spread is :attr:`vidkeys.training.augment.AugmentConfig.detector_noise`.
+Then the same faces rolled 30 and 45 degrees (:func:`vidkeys.training.conditions.roll`):
+the share of the roll YuNet's five points see
+(:attr:`~vidkeys.training.augment.AugmentConfig.roll_seen`)::
 
     python -m vidkeys.training.box_noise --csv DATA/training_frames_keypoints.csv \\
         --images DATA/training
@@ -19,6 +22,7 @@ import numpy as np
 
 from vidkeys.faces.crop import box_from_landmarks, crop_box_from_points, roll_degrees
 from vidkeys.faces.yunet import YuNetSearch
+from vidkeys.training.conditions import roll
 from vidkeys.training.data import load_images, read_keypoints_csv, split_people
 from vidkeys.training.yunet_points import detected_points
 
@@ -55,6 +59,16 @@ def main() -> None:
     print("          across   down  log size  roll (deg)")
     print("mean    " + " ".join(f"{v:8.3f}" for v in found.mean(axis=0)))
     print("sd      " + " ".join(f"{v:8.3f}" for v in found.std(axis=0)))
+    rng = np.random.default_rng(0)
+    for degrees in (30, 45):
+        seen = []
+        for image, sample in zip(images, samples, strict=True):
+            turned, points = roll(degrees)(image, sample.points, rng)
+            five = detected_points(search, turned, points)
+            if np.isfinite(five).all():
+                seen.append(roll_degrees(five) / roll_degrees(points))
+        low, mid, high = np.percentile(seen, [10, 50, 90])
+        print(f"rolled {degrees}: share of the roll seen, median {mid:.2f} ({low:.2f}-{high:.2f})")
 
 
 if __name__ == "__main__":

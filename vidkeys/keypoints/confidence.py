@@ -2,7 +2,7 @@
 
 The network's face score saturates (0.99 on a turned face whose points lie on
 a hand) and the mean heatmap peak alone ranks faces by their error only
-weakly (Spearman -0.35 with NME on the held-out people). Two signals of
+weakly on its own. Two signals of
 one face together do better, both from the points the network gave:
 
 - ``peak``: the mean of its 68 point confidences (how sharp each heatmap's
@@ -12,16 +12,19 @@ one face together do better, both from the points the network gave:
   frontal shape of :data:`vidkeys.keypoints.pose.FACE_3D`): points on a hand, on hair
   or collapsed onto one side do not make a face.
 
-``log(NME)`` is predicted from ``log(peak)`` and ``log(shape)`` by a line
-fitted on 1,500 faces of the *training* people (``python -m vidkeys.training.fit_confidence``);
-the prediction is mapped onto (0, 1) by a logistic curve whose midpoint is
-the predicted NME of the worst tenth of the *held-out* people's faces. On
-those held-out faces (``vidkeys eval --split val``) the rank correlation of
-confidence and NME is -0.575 as served (8-bit graph, shape correction); faces below
-0.5 (about one in ten) have a mean NME of 5.95 % against 3.75 % for the rest.
+``log(NME)`` is predicted from ``log(peak)`` and ``log(shape)`` by a line,
+and a logistic curve of that prediction gives the chance that the face's
+NME is at most :data:`USABLE_NME`: that chance is the confidence. Both are
+fitted (``python -m vidkeys.training.fit_confidence``) on the held-out people
+of youtube-faces-68 under each of real video's conditions
+(:mod:`vidkeys.training.conditions`: rolled, small, blurred, dark, mouth
+covered, JPEG), each condition weighing the same, their points placed as a
+new face's are; the network never trained on them. Its rank correlation
+with NME by condition is in ``saved_models/README.md``.
 
-``success`` is ``confidence >= SUCCESS_THRESHOLD`` (0.5), in OpenFace's sense:
-the face is tracked but its points should not be used.
+``success`` is ``confidence >= SUCCESS_THRESHOLD`` (0.5): the points are more
+likely usable than not. A face with ``success`` 0 is tracked, but its points
+should not be used (OpenFace's sense).
 """
 
 from __future__ import annotations
@@ -31,14 +34,14 @@ import numpy as np
 from vidkeys.keypoints.pose import FACE_3D
 
 #: log(NME) ~ features(points, point_confidence) @ WEIGHTS.
-WEIGHTS = np.array([-2.071, 0.0746, -3.273])
-#: Predicted NME at confidence 0.5.
-MID_NME = 0.0409
+WEIGHTS = np.array([-1.8834, 0.0871, -3.0871])
+#: Predicted NME at confidence 0.5: as likely usable as not.
+MID_NME = 0.0789
 #: Width of the logistic curve in log-NME.
-SCALE = 0.1439
-#: Points within this NME (a fraction of the eye distance) are usable: what
-#: the confidence is the chance of.
-USABLE_NME = 0.10
+SCALE = 0.1494
+#: Points within this NME (a fraction of the eye distance; twice the held-out
+#: people's mean error) are usable: what the confidence is the chance of.
+USABLE_NME = 0.08
 #: Faces below this confidence are written with ``success`` 0.
 SUCCESS_THRESHOLD = 0.5
 
