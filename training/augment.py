@@ -45,9 +45,9 @@ class AugmentConfig:
     followed_prob: float = 0.5
     followed_noise: float = 0.3
     #: A new face's roll as its five points see it, a share of the true roll drawn
-    #: from this range: YuNet's points see a median half of a 30-45 degree roll, a
-    #: tenth of the faces almost none (``python -m vidkeys.training.box_noise``), so
-    #: a rolled face's first crop keeps much of its roll.
+    #: from this range: YuNet's points see a median 0.54-0.58 of a 30-45 degree
+    #: roll, a tenth of the faces under 0.1 (``python -m vidkeys.training.box_noise``),
+    #: so a rolled face's first crop keeps much of its roll.
     roll_seen: tuple[float, float] = (0.0, 1.0)
     flip: bool = True
     #: Label shift removed from mirrored crops (0 mirrors the labels as they are).

@@ -237,9 +237,13 @@ def format_report(result: dict) -> str:
             f"failures    {100 * result['failure_rate']:.2f} %  (NME > 10 % or missed)",
             f"AUC@10%     {result['auc_10']:.4f}",
             f"confidence  Spearman {result['conf_nme_spearman']:+.3f} with NME; NME "
-            f"{100 * result['nme_conf_above']:.2f} % at >= {result['conf_cut']} "
-            f"({result['n_conf_above']} faces), {100 * result['nme_conf_below']:.2f} % below "
-            f"({result['n_conf_below']}); the pipeline's raw score: Spearman "
-            f"{result['raw_conf_nme_spearman']:+.3f}",
+            f"{_share(result['nme_conf_above'], result['n_conf_above'])} at >= "
+            f"{result['conf_cut']}, {_share(result['nme_conf_below'], result['n_conf_below'])} "
+            f"below; the pipeline's raw score: Spearman {result['raw_conf_nme_spearman']:+.3f}",
         ]
     )
+
+
+def _share(nme_mean: float, n: int) -> str:
+    """A group of faces' mean NME and size, for the report ("no faces" when empty)."""
+    return f"{100 * nme_mean:.2f} % ({n} faces)" if n else "no faces"
