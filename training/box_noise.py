@@ -23,8 +23,7 @@ import numpy as np
 from vidkeys.faces.crop import box_from_landmarks, crop_box_from_points, roll_degrees
 from vidkeys.faces.yunet import YuNetSearch
 from vidkeys.training.conditions import roll
-from vidkeys.training.data import load_images, read_keypoints_csv, split_people
-from vidkeys.training.yunet_points import detected_points
+from vidkeys.training.yunet_points import detected_points, training_faces
 
 
 def box_difference(five: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -44,22 +43,19 @@ def main() -> None:
     parser.add_argument("--csv", required=True)
     parser.add_argument("--images", required=True)
     args = parser.parse_args()
-    samples = read_keypoints_csv(args.csv)
-    train, _ = split_people(samples)
-    samples = [samples[i] for i in train[::3]]
-    images = load_images(samples, args.images)
-    search = YuNetSearch()
-    rows = []
-    for image, sample in zip(images, samples, strict=True):
-        five = detected_points(search, image, sample.points)
-        if np.isfinite(five).all():
-            rows.append(box_difference(five, sample.points))
+    samples, images, found = training_faces(args.csv, args.images, every=3)
+    rows = [
+        box_difference(five, sample.points)
+        for sample, five in zip(samples, found, strict=True)
+        if np.isfinite(five).all()
+    ]
     found = np.array(rows)
     print(f"# from {len(found)} of {len(samples)} training faces")
     print("          across   down  log size  roll (deg)")
     print("mean    " + " ".join(f"{v:8.3f}" for v in found.mean(axis=0)))
     print("sd      " + " ".join(f"{v:8.3f}" for v in found.std(axis=0)))
     rng = np.random.default_rng(0)
+    search = YuNetSearch()
     for degrees in (30, 45):
         seen = []
         for image, sample in zip(images, samples, strict=True):

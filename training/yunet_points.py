@@ -20,7 +20,7 @@ import numpy as np
 from vidkeys.faces.detect import Detections
 from vidkeys.faces.yunet import YuNetSearch
 from vidkeys.keypoints.pose import FACE_3D
-from vidkeys.training.data import load_images, read_keypoints_csv, split_people
+from vidkeys.training.data import Sample, load_images, read_keypoints_csv, split_people
 
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -41,20 +41,29 @@ def detected_points(search: YuNetSearch, image: np.ndarray, points: np.ndarray) 
     return found.landmarks[i]
 
 
+def training_faces(
+    csv: str, images_dir: str, every: int = 1
+) -> tuple[list[Sample], list[np.ndarray], list[np.ndarray]]:
+    """Every ``every``-th face of the training people (never the held-out ones): their
+    samples, images and YuNet's five points (NaN where YuNet misses the face)."""
+    samples = read_keypoints_csv(csv)
+    train, _ = split_people(samples)
+    samples = [samples[i] for i in train[::every]]
+    images = load_images(samples, images_dir)
+    search = YuNetSearch()
+    five = [detected_points(search, im, s.points) for im, s in zip(images, samples, strict=True)]
+    return samples, images, five
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", required=True)
     parser.add_argument("--images", required=True)
     args = parser.parse_args()
-    samples = read_keypoints_csv(args.csv)
-    train, _ = split_people(samples)
-    samples = [samples[i] for i in train]
-    images = load_images(samples, args.images)
-    search = YuNetSearch()
+    samples, _, found = training_faces(args.csv, args.images)
     mean = FACE_3D[:, :2]
     moved = []
-    for image, sample in zip(images, samples, strict=True):
-        five = detected_points(search, image, sample.points)
+    for sample, five in zip(samples, found, strict=True):
         if np.isfinite(five).all():
             m = similarity(sample.points, mean)
             moved.append(five @ m[:, :2].T + m[:, 2])
