@@ -5,10 +5,11 @@ the shipped crop rule cuts it, the CNN places the points, then places them
 again from the box of its own points (``passes``, by default the tracker's
 ``TrackerConfig.new_face_passes``, as every face of a photo or a new face
 in a video gets). A face the detector misses counts as a failure.
-``boxes="haar"`` is OpenCV's default frontal cascade, the boxes training crops
-from; ``boxes="search"`` is the face search ``vidkeys`` runs on a photo
-(``detector``: YuNet by default, its first crop from its five points; or
-Haar's video search: frontal ``alt2`` and profile cascades, small faces in tiles).
+``boxes="haar"`` is OpenCV's default frontal cascade (upright boxes; the
+second pass turns the crop with the face); ``boxes="search"`` is the face
+search ``vidkeys`` runs on a photo (``detector``: YuNet by default, its first
+crop from its five points; or Haar's video search: frontal ``alt2`` and
+profile cascades, small faces in tiles).
 ``boxes="oracle"`` crops from the labelled points instead and so measures the
 CNN alone. ``mirror=True`` evaluates on left-right
 mirrored copies of the images (labels mirrored and swapped to match): a

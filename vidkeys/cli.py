@@ -280,7 +280,7 @@ def evaluate(
     boxes: Annotated[
         Boxes,
         typer.Option(
-            help="haar: default frontal cascade (training's boxes); search: vidkeys' own "
+            help="haar: default frontal cascade; search: vidkeys' own "
             "face search on a photo (--detector); oracle: crop from the labels."
         ),
     ] = Boxes.haar,
