@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.helpers import template_points
 from vidkeys.config import TrackerConfig
@@ -213,3 +214,61 @@ def test_a_lost_face_is_replaced_on_the_same_frame() -> None:
     # While the face stays, no search is asked for.
     tracker.step(2, 2 / 30, Detections.empty(), keypoints, search=search)
     assert searches == [1]
+
+
+def _toward(face: np.ndarray, look: np.ndarray):
+    """A "CNN" that finds ``face`` only half-way from wherever the crop is: each pass
+    halves the distance, so where the first crop is cut shows in the points."""
+
+    def cnn(boxes: list[np.ndarray]):
+        target = box_from_points(face)
+        pts = [
+            face + (np.asarray(b[:2]) + b[2] / 2 - target[:2] - target[2] / 2) / 2 for b in boxes
+        ]
+        n = len(boxes)
+        return np.stack(pts), np.full(n, 0.95), np.ones((n, 68)), np.stack([look] * n)
+
+    return cnn
+
+
+def test_a_changed_face_the_search_finds_is_placed_from_the_search_box() -> None:
+    """Another person a little to the side (no cut): the newcomer is placed from the
+    search's box, not from the crop cut for the person before."""
+    tracker = Tracker(TrackerConfig(smooth=False))
+    before, after = _face(100), _face(150)
+    person_a, person_b = np.eye(2)
+    tracker.step(
+        0, 0.0, Detections.from_boxes(box_from_points(before)[None]), _toward(before, person_a)
+    )
+    tracker.step(1, 1 / 30, Detections.empty(), _toward(before, person_a))
+
+    def search() -> Detections:
+        return Detections.from_boxes(box_from_points(after)[None])
+
+    found = tracker.step(2, 2 / 30, Detections.empty(), _toward(after, person_b), search=search)
+    assert [t.face_id for t in found] == [1]
+    assert np.abs(found[0].points - after).max() < 1  # from the old crop: 6 px off
+    assert [t.face_id for t in tracker.tracks] == [1]
+
+
+@pytest.mark.parametrize(("look", "face_id"), [((1.0, 0.0), 0), ((0.0, 1.0), 1)])
+def test_a_lost_face_found_again_keeps_its_id_only_if_it_looks_the_same(
+    look: tuple[float, float], face_id: int
+) -> None:
+    """The followed face's crop finds nothing, and the search finds a face where it was:
+    the same person is found again (same id); another person is a new face."""
+    tracker = Tracker(TrackerConfig(smooth=False))
+    face = _face(100)
+    detected = Detections.from_boxes(box_from_points(face)[None])
+    tracker.step(0, 0.0, detected, _toward(face, np.array([1.0, 0.0])))
+    calls: list[int] = []
+
+    def cnn(boxes: list[np.ndarray]):
+        calls.append(len(boxes))
+        pts, _, pconf, looks = _toward(face, np.array(look))(boxes)
+        conf = np.full(len(boxes), 0.01 if len(calls) == 1 else 0.95)  # lost, then found
+        return pts, conf, pconf, looks
+
+    found = tracker.step(1, 1 / 30, Detections.empty(), cnn, search=lambda: detected)
+    assert [t.face_id for t in found] == [face_id]
+    assert len(tracker.tracks) == 1

@@ -143,12 +143,26 @@ class Tracker:
             followed = [t for i, t in enumerate(followed) if i not in changed]
         k = len(followed)
         if gone and search is not None:
-            extra, extra_revived = self._new_boxes(search().start_boxes())
+            # Faces lost just now may be found again, if they still look like themselves.
+            held = conf[:k] >= self.config.min_confidence
+            extra, extra_revived = self._new_boxes(
+                search().start_boxes(),
+                [t for t, h in zip(followed, held, strict=True) if h],
+                [t for t, h in zip(followed, held, strict=True) if not h],
+            )
             if len(extra) and len(points) > k:  # not the faces already placed as new
                 placed = np.stack([box_from_points(p) for p in points[k:]])
-                keep = ~(overlap(extra[:, :4], placed) >= SAME_FACE).any(axis=1)
+                hit = overlap(extra[:, :4], placed) >= SAME_FACE
+                # A changed face's points came from the crop of the face before it: where
+                # the search found the newcomer, it is placed from the search's box instead.
+                redo = np.zeros(len(placed), bool)
+                redo[: len(changed)] = hit[:, : len(changed)].any(axis=0)
+                keep = ~hit[:, len(changed) :].any(axis=1)
                 extra = extra[keep]
                 extra_revived = [r for r, kept in zip(extra_revived, keep, strict=True) if kept]
+                stay = np.concatenate([np.ones(k, bool), ~redo])
+                points, conf, point_conf, look = (a[stay] for a in (points, conf, point_conf, look))
+                revived = [r for r, kept in zip(revived, ~redo, strict=True) if kept]
             if len(extra):
                 more = keypoints(list(extra))
                 points, conf, point_conf, look = (
@@ -162,13 +176,20 @@ class Tracker:
             )
         return self._update(frame, timestamp, followed, revived, points, conf, point_conf, look)
 
-    def _new_boxes(self, detections: np.ndarray) -> tuple[np.ndarray, list[Track | None]]:
+    def _new_boxes(
+        self,
+        detections: np.ndarray,
+        live: list[Track] | None = None,
+        lost_now: list[Track] | None = None,
+    ) -> tuple[np.ndarray, list[Track | None]]:
         """Split detections' start boxes: those that belong to a live track are dropped.
 
         Returns the remaining boxes and, per box, a lost track it may revive
         (matched by overlap with the track's last box) or ``None`` for a new face.
+        ``live`` (default: :meth:`live`) and ``lost_now`` (followed faces lost in
+        this frame, default none) let the frame's own search see the frame's news.
         """
-        live = self.live()
+        live = self.live() if live is None else live
         if len(detections) and live:
             # A box on a followed face, or inside it (a false "face" on an eye).
             boxes = np.stack([t.box for t in live])
@@ -176,7 +197,7 @@ class Tracker:
                 overlap(detections[:, :4], boxes) >= SAME_FACE
             )
             detections = detections[~same.any(axis=1)]
-        lost = [t for t in self.tracks if t.misses > 0]
+        lost = [t for t in self.tracks if t.misses > 0] + list(lost_now or [])
         revive: list[Track | None] = []
         taken: set[int] = set()
         for box in detections:
@@ -220,6 +241,11 @@ class Tracker:
         for old, pts, conf, pconf, lk in zip(
             revived, points[n:], confidence[n:], point_confidence[n:], look[n:], strict=True
         ):
+            if old is not None and likeness(old.look, lk) < cfg.min_likeness:
+                # Someone else where a lost face was: a new face, and the lost one ends.
+                if old in self.tracks:
+                    self.tracks.remove(old)
+                old = None
             if conf < (cfg.min_confidence if old is not None else cfg.new_confidence):
                 continue  # a false detection, or a face too poor to track
             if old is None:
