@@ -28,8 +28,8 @@ import numpy as np
 
 from vidkeys.config import DetectorConfig
 from vidkeys.keypoints.predictor import KeypointPredictor
-from vidkeys.training.conditions import CONDITIONS
-from vidkeys.training.data import Sample, held_out_people
+from vidkeys.training.conditions import CONDITIONS, apply
+from vidkeys.training.data import held_out_people
 from vidkeys.training.evaluate import measure
 
 
@@ -55,9 +55,7 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         rng = np.random.default_rng(0)
-        changed = [condition(im, s.points, rng) for im, s in zip(images, samples, strict=True)]
-        ims = [im for im, _ in changed]
-        labels = [Sample(s.name, p) for s, (_, p) in zip(samples, changed, strict=True)]
+        ims, labels = apply(condition, images, samples, rng)
         found = measure(predictor, ims, labels, "search", args.detector)
         oracle = measure(predictor, ims, labels, "oracle")
         print(

@@ -71,7 +71,7 @@ def test_spearman() -> None:
 
 def test_confidence_predicts_error_on_held_out_people(real_data: Path) -> None:
     from vidkeys.keypoints.predictor import KeypointPredictor
-    from vidkeys.training.conditions import mouth_covered
+    from vidkeys.training.conditions import apply, mouth_covered
     from vidkeys.training.data import held_out_people
     from vidkeys.training.evaluate import evaluate, face_boxes, place_points
     from vidkeys.training.metrics import nme
@@ -83,9 +83,7 @@ def test_confidence_predicts_error_on_held_out_people(real_data: Path) -> None:
     # Mouths covered: the faces marked unusable (success 0) err far more than the rest.
     samples, images = held_out_people(real_data, limit=150)
     rng = np.random.default_rng(0)
-    changed = [mouth_covered(im, s.points, rng) for im, s in zip(images, samples, strict=True)]
-    labels = [type(s)(s.name, p) for s, (_, p) in zip(samples, changed, strict=True)]
-    ims = [im for im, _ in changed]
+    ims, labels = apply(mouth_covered, images, samples, rng)
     boxes = face_boxes(ims, labels, "search")
     hit = [i for i, b in enumerate(boxes) if b is not None]
     points, _, point_conf = place_points(

@@ -16,6 +16,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from vidkeys.training.data import Sample
+
 Condition = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
 
@@ -110,3 +112,15 @@ CONDITIONS: dict[str, Condition] = {
     "mouth covered": mouth_covered,
     "jpeg 12": jpeg,
 }
+
+
+def apply(
+    condition: Condition,
+    images: list[np.ndarray],
+    samples: list[Sample],
+    rng: np.random.Generator,
+) -> tuple[list[np.ndarray], list[Sample]]:
+    """Every image under ``condition``, and its sample with the labels moved along."""
+    changed = [condition(im, s.points, rng) for im, s in zip(images, samples, strict=True)]
+    moved = [Sample(s.name, p) for s, (_, p) in zip(samples, changed, strict=True)]
+    return [im for im, _ in changed], moved

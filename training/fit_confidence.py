@@ -33,7 +33,7 @@ import numpy as np
 
 from vidkeys.keypoints.confidence import SUCCESS_THRESHOLD, USABLE_NME, features
 from vidkeys.keypoints.predictor import KeypointPredictor
-from vidkeys.training.conditions import CONDITIONS
+from vidkeys.training.conditions import CONDITIONS, apply
 from vidkeys.training.data import held_out_people
 from vidkeys.training.evaluate import face_boxes, place_points, spearman
 from vidkeys.training.metrics import nme
@@ -47,6 +47,11 @@ class Faces:
     errors: np.ndarray
     fold: np.ndarray
 
+    def without(self, fold: int) -> Faces:
+        """These faces less those of one fold of people."""
+        keep = self.fold != fold
+        return Faces(self.x[keep], self.errors[keep], self.fold[keep])
+
 
 def condition_faces(predictor: KeypointPredictor, data: Path) -> dict[str, Faces]:
     """Every condition's found faces, placed as a new face's points are placed."""
@@ -55,16 +60,13 @@ def condition_faces(predictor: KeypointPredictor, data: Path) -> dict[str, Faces
     out = {}
     for name, condition in CONDITIONS.items():
         rng = np.random.default_rng(1)
-        changed = [condition(im, s.points, rng) for im, s in zip(images, samples, strict=True)]
-        ims = [im for im, _ in changed]
-        truth = [p for _, p in changed]
-        labels = [type(s)(s.name, p) for s, p in zip(samples, truth, strict=True)]
+        ims, labels = apply(condition, images, samples, rng)
         boxes = face_boxes(ims, labels, "search")
         hit = [i for i, b in enumerate(boxes) if b is not None]
         points, _, point_conf = place_points(
             predictor, [ims[i] for i in hit], [boxes[i] for i in hit]
         )
-        errors = nme(points, np.stack([truth[i] for i in hit]))
+        errors = nme(points, np.stack([labels[i].points for i in hit]))
         out[name] = Faces(features(points, point_conf), errors, folds[hit])
         print(f"{name}: {len(hit)} faces", flush=True)
     return out
@@ -114,12 +116,12 @@ def main() -> None:
         f"{'condition':18s} {'faces':>5s} {'rho':>6s} {'rho cv':>6s}"
         f" {'succ|ok':>8s} {'succ|bad':>8s}"
     )
+    # Each fifth of the people's line, fitted on the other four fifths.
+    held_out = [fit_line([g.without(k) for g in faces.values()]) for k in range(5)]
     for name, f in faces.items():
         conf = confidence(f.x, coef, mid, scale)
         cv = np.empty(len(f.errors))
-        for k in range(5):
-            rest = [Faces(g.x[g.fold != k], g.errors[g.fold != k], g.fold) for g in faces.values()]
-            c = fit_line(rest)
+        for k, c in enumerate(held_out):
             cv[f.fold == k] = -(f.x[f.fold == k] @ c)
         ok = f.errors <= USABLE_NME
         success = conf >= SUCCESS_THRESHOLD
