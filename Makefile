@@ -9,7 +9,14 @@ DATA   ?= ../shared/data/youtube-faces-68
 # instead of 5 GB for the CUDA build); `make TORCH=torch` for a GPU machine.
 TORCH  ?= torch==2.13.0
 
-.PHONY: demo test wheel-test train eval bench lint clean
+# MediaPipe FaceMesh and dlib, the peers: a venv of their own (MediaPipe pins
+# numpy<2), for the eye and mouth teacher labels and the benchmarks. Never
+# imported by vidkeys itself.
+PEERS  ?= .peers-venv
+VIDEOS ?= ../shared/videos
+VIDEOS2 ?= ../shared/videos2
+
+.PHONY: demo test wheel-test train regions peers eval bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +63,27 @@ train: $(STAMP)
 	$(BIN)/python -m vidkeys.training.quantize --csv $(DATA)/training_frames_keypoints.csv \
 		--images $(DATA)/training --model saved_models/vidkeys68.pt
 	VIDKEYS_DATA=$(DATA) $(BIN)/python -m vidkeys.training.fit_confidence
+	$(MAKE) regions
+
+$(PEERS)/.installed:
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install --quiet mediapipe==0.10.21 dlib-bin
+	command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get install -y -q libdlib-data >/dev/null || true
+	touch $@
+
+peers: $(PEERS)/.installed
+
+# The eye and mouth networks (saved_models/README.md, "Eyes and mouth"): MediaPipe's
+# lids and lips on frames of real video (VIDEOS, VIDEOS2) as teacher labels, then
+# 30 epochs on them and the labelled training people, closures made by warping.
+regions: $(STAMP) $(PEERS)/.installed
+	VIDKEYS_PEERS_PYTHON=$(PEERS)/bin/python $(BIN)/python -m vidkeys.training.mesh_labels \
+		$(wildcard $(VIDEOS)/*.mp4 $(VIDEOS)/*.mov $(VIDEOS)/*.gif $(VIDEOS2)/*.mp4) \
+		--out runs/mesh_labels.npz
+	$(BIN)/python -m vidkeys.training.regions --csv $(DATA)/training_frames_keypoints.csv \
+		--images $(DATA)/training --teacher runs/mesh_labels.npz --teacher-repeat 2 \
+		--epochs 30 --out saved_models/vidkeys_regions.pt --resume
 
 eval: $(STAMP)
 	$(BIN)/vidkeys eval --csv $(DATA)/training_frames_keypoints.csv --images $(DATA)/training \
@@ -69,4 +97,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS) .pytest_cache .ruff_cache

@@ -28,6 +28,7 @@ import numpy as np
 
 from vidkeys.config import DetectorConfig
 from vidkeys.keypoints.predictor import KeypointPredictor
+from vidkeys.keypoints.regions import shared_refiner
 from vidkeys.training.conditions import CONDITIONS, apply
 from vidkeys.training.data import held_out_people
 from vidkeys.training.evaluate import measure
@@ -41,11 +42,15 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="conditions to run")
     parser.add_argument("--model", type=Path, default=None, help="weights (default: shipped)")
     parser.add_argument("--fast", action="store_true", help="no mirror test")
+    parser.add_argument(
+        "--no-regions", action="store_true", help="the face network's eyes and mouth as they are"
+    )
     args = parser.parse_args()
     if args.data is None:
         raise SystemExit("error: give --data DIR or set VIDKEYS_DATA")
     samples, images = held_out_people(args.data, args.limit)
     predictor = KeypointPredictor(args.model, "cpu", mirror_test=not args.fast)
+    refiner = None if args.no_regions else shared_refiner()
     print(f"{len(samples)} held-out faces; face search: {args.detector}")
     print(
         f"{'condition':14s} {'missed':>7s} {'NME':>6s} {'fail':>6s} {'rho':>6s}"
@@ -56,8 +61,8 @@ def main() -> None:
             continue
         rng = np.random.default_rng(0)
         ims, labels = apply(condition, images, samples, rng)
-        found = measure(predictor, ims, labels, "search", args.detector)
-        oracle = measure(predictor, ims, labels, "oracle")
+        found = measure(predictor, ims, labels, "search", args.detector, regions=refiner)
+        oracle = measure(predictor, ims, labels, "oracle", regions=refiner)
         print(
             f"{name:14s} {100 * found['missed'] / found['n']:6.1f}% "
             f"{100 * found['nme_mean']:5.2f}% {100 * found['failure_rate']:5.1f}% "

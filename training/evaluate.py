@@ -29,6 +29,7 @@ from vidkeys.faces.search import face_search
 from vidkeys.keypoints.confidence import SUCCESS_THRESHOLD, landmark_confidence
 from vidkeys.keypoints.mirror import flip_points
 from vidkeys.keypoints.predictor import KeypointPredictor
+from vidkeys.keypoints.regions import RegionRefiner, shared_refiner
 from vidkeys.training.data import (
     Sample,
     cached_haar_boxes,
@@ -56,8 +57,12 @@ def evaluate(
     passes: int = TrackerConfig.new_face_passes,
     mirror_test: bool = PipelineConfig.mirror_test,
     detector: str = DetectorConfig.detector,
+    regions: bool = PipelineConfig.regions,
 ) -> dict:
-    """Return n, missed, NME mean/median, failure rate and AUC@10% as a dict."""
+    """Return n, missed, NME mean/median, failure rate and AUC@10% as a dict.
+
+    ``regions``: place eyes and mouth again with the eye and mouth networks, as
+    the pipeline does by default."""
     if split not in SPLITS:
         raise VidkeysError(f"unknown split {split!r}: use {' or '.join(SPLITS)}")
     if passes < 1:
@@ -76,7 +81,10 @@ def evaluate(
             for s, im in zip(samples, images, strict=True)
         ]
         images = [np.ascontiguousarray(im[:, ::-1]) for im in images]
-    result = measure(predictor, images, samples, boxes, detector, passes, csv_path, batch_size)
+    refiner = shared_refiner() if regions else None
+    result = measure(
+        predictor, images, samples, boxes, detector, passes, csv_path, batch_size, refiner
+    )
     return {
         **result,
         "split": split,
@@ -85,6 +93,7 @@ def evaluate(
         "passes": passes,
         "mirror_test": mirror_test,
         "shape_correction": predictor.correction is not None,
+        "regions": regions,
     }
 
 
@@ -97,12 +106,14 @@ def measure(
     passes: int = TrackerConfig.new_face_passes,
     csv_path: Path | str | None = None,
     batch_size: int = 256,
+    regions: RegionRefiner | None = None,
 ) -> dict:
     """Missed faces, NME, failures, AUC and confidence figures of ``images`` against
     their labels, the points placed as vidkeys places a new face's (see :func:`evaluate`).
 
     ``csv_path`` caches Haar's boxes of a data set beside its CSV (``boxes="haar"``);
-    ``batch_size`` is the most crops per CNN call.
+    ``batch_size`` is the most crops per CNN call; ``regions`` places eyes and
+    mouth again (see :func:`place_points`).
     """
     found = face_boxes(images, samples, boxes, detector, csv_path)
     hit = [i for i, b in enumerate(found) if b is not None]
@@ -110,7 +121,11 @@ def measure(
     for start in range(0, len(hit), batch_size):
         chunk = hit[start : start + batch_size]
         frame_pts, score, point_conf = place_points(
-            predictor, [images[i] for i in chunk], [found[i] for i in chunk], passes
+            predictor,
+            [images[i] for i in chunk],
+            [found[i] for i in chunk],
+            passes,
+            regions=regions,
         )
         pred += list(frame_pts)
         conf += list(landmark_confidence(frame_pts, point_conf))
@@ -160,16 +175,21 @@ def place_points(
     boxes: list[np.ndarray],
     passes: int = TrackerConfig.new_face_passes,
     batch_size: int | None = None,
+    regions: RegionRefiner | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Points (image pixels), face scores and point confidences of box ``i`` in image
     ``i``, placed as vidkeys places a new face's: ``passes`` CNN passes, each after
-    the first from the box of the previous points. ``batch_size``: most crops per
-    CNN call (None: all), which bounds the network's memory."""
+    the first from the box of the previous points, then the eyes and mouth placed
+    again by ``regions`` where given (as the pipeline does by default).
+    ``batch_size``: most crops per CNN call (None: all), which bounds the network's
+    memory."""
     for _ in range(passes):
         crops, mats = cut_faces(images, boxes, predictor.crop_size)
         points, score, point_conf = predictor(crops, batch_size)
         points = to_frame(points, mats)
         boxes = [crop_box_from_points(p) for p in points]
+    if regions is not None:
+        points = regions(list(images), points)
     return points, score, point_conf
 
 

@@ -394,6 +394,7 @@ _PIPELINE_OPTIONS = [
     _setting(_DETECT, "detect_width", int, "--detect-width", min=0, max=16_384),
     _setting(_RUN, "batch_size", int, "--batch-size", min=1, max=4096),
     _setting(_TRACK, "smooth", bool, "--smooth/--no-smooth"),
+    _setting(_RUN, "regions", bool, "--regions/--no-regions"),
     ("fast", Fast, not _RUN.mirror_test),
     ("device", DeviceOpt, Device.auto),
     (
@@ -445,6 +446,7 @@ def pipeline_options(command: Callable[..., None]) -> Callable[..., None]:
             detect_every=o["detect_every"],
             batch_size=o["batch_size"],
             mirror_test=not o["fast"],
+            regions=o["regions"],
             device=_value(o["device"]),
             weights=o["model"],
         )

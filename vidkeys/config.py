@@ -91,6 +91,13 @@ class TrackerConfig:
     # clip (jitter): see README "Smoothing".
     min_cutoff: float = 0.1
     beta: float = 20.0
+    #: The eyes' and mouth's points (36-67) move on their own, fast: a blink
+    #: shuts and opens the lids in 3-6 frames, which the face's 0.1 Hz would
+    #: flatten (on real clips the eye opening followed MediaPipe's at r 0.71
+    #: smoothed so, 0.77 unsmoothed). Their filter opens sooner and reads speed
+    #: quicker (``benchmarks/bench_expression.py``, ``bench_jitter.py``).
+    region_min_cutoff: float = 2.0
+    region_d_cutoff: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,13 @@ class PipelineConfig:
     mirror_test: bool = _opt(
         True, "Average each face's points with its mirror image's (2x CNN time)."
     )
+    #: Eyes and mouth placed again on close-up patches by their own networks
+    #: (vidkeys.keypoints.regions): what makes blinks and shut lips show
+    #: (saved_models/README.md, "Eyes and mouth").
+    regions: bool = _opt(True, "Place eyes and mouth again on close-up patches.")
+    #: Another eye and mouth graph (``python -m vidkeys.training.regions`` writes
+    #: one); None: the shipped ``vidkeys_regions.onnx``.
+    regions_model: Path | None = None
     device: str = "auto"
     weights: Path | None = None
     #: CPU threads for the CNN. One: a frame's few crops gain little from a

@@ -51,6 +51,7 @@ from vidkeys.io.sources import SourceInfo, open_source
 from vidkeys.keypoints.confidence import landmark_confidence
 from vidkeys.keypoints.pose import head_pose
 from vidkeys.keypoints.predictor import KeypointPredictor, shared_predictor
+from vidkeys.keypoints.regions import shared_refiner
 from vidkeys.results import Faces, FrameResult
 
 
@@ -86,6 +87,7 @@ class VideoRun:
             self.config.cnn_threads,
             self.config.mirror_test,
         )
+        self.regions = shared_refiner(self.config.regions_model) if self.config.regions else None
         self.search = face_search(self.config.detector)
         # fps: an image folder's or frame iterable's rate; start/end: a window, in seconds.
         self.source = open_source(source, gray=not keep_images, fps=fps, start=start, end=end)
@@ -206,6 +208,8 @@ class VideoRun:
         points, score, point_conf = self.predictor(crops, self.config.batch_size)
         conf = np.minimum(score, point_conf.mean(axis=1))
         points = to_frame(points.astype(np.float64), mats)
+        if self.regions is not None:
+            points = self.regions(gray, points)
         self._cnn_seconds += time.perf_counter() - t0
         return points, conf, point_conf, looks(gray, points)
 

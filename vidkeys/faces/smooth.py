@@ -23,10 +23,19 @@ class OneEuroFilter:
 
     ``min_cutoff`` (Hz) sets the smoothing of a still face; ``beta`` how fast
     the cut-off rises with speed (per face width per second); ``d_cutoff``
-    (Hz) smooths the speed estimate itself.
+    (Hz) smooths the speed estimate itself. Both cut-offs may be arrays that
+    broadcast against the values (one per point: the eyes and mouth move
+    faster than the face).
     """
 
-    def __init__(self, min_cutoff: float = 0.3, beta: float = 20.0, d_cutoff: float = 1.0) -> None:
+    D_CUTOFF = 1.0
+
+    def __init__(
+        self,
+        min_cutoff: float | np.ndarray = 0.3,
+        beta: float = 20.0,
+        d_cutoff: float | np.ndarray = D_CUTOFF,
+    ) -> None:
         self.min_cutoff = min_cutoff
         self.beta = beta
         self.d_cutoff = d_cutoff

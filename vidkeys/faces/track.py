@@ -19,6 +19,8 @@ from vidkeys.faces.crop import box_from_points, crop_box_from_points
 from vidkeys.faces.detect import SAME_FACE, Detections, overlap
 from vidkeys.faces.likeness import likeness
 from vidkeys.faces.smooth import OneEuroFilter
+from vidkeys.keypoints.regions import REGION_POINTS
+from vidkeys.keypoints.weights import N_POINTS
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -269,7 +271,15 @@ class Tracker:
 
     def _new_filter(self) -> OneEuroFilter | None:
         cfg = self.config
-        return OneEuroFilter(cfg.min_cutoff, cfg.beta) if cfg.smooth else None
+        if not cfg.smooth:
+            return None
+        region = np.zeros((N_POINTS, 1), bool)
+        region[REGION_POINTS] = True
+        return OneEuroFilter(
+            np.where(region, cfg.region_min_cutoff, cfg.min_cutoff),
+            cfg.beta,
+            np.where(region, cfg.region_d_cutoff, OneEuroFilter.D_CUTOFF),
+        )
 
     def _observe(
         self,
