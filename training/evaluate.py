@@ -251,6 +251,7 @@ def format_report(result: dict) -> str:
             f"{result['passes']} pass{'es' if result['passes'] > 1 else ''}"
             + ("" if result["mirror_test"] else ", no mirror test")
             + ("" if result["shape_correction"] else ", no shape correction")
+            + ("" if result.get("regions", True) else ", no eye and mouth stage")
             + (", mirrored)" if result["mirror"] else ")"),
             f"missed      {result['missed']} (detector found no face; counted as failures)",
             f"NME mean    {100 * result['nme_mean']:.2f} %  (of outer-eye-corner distance)",

@@ -301,6 +301,10 @@ def evaluate(
         bool, typer.Option("--mirror", help="On left-right mirrored images and labels.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    regions: Annotated[
+        bool,
+        typer.Option("--regions/--no-regions", help=option_help(PipelineConfig, "regions")),
+    ] = PipelineConfig.regions,
 ) -> None:
     """Measure keypoint accuracy (NME, failure rate, AUC) on a labelled data set."""
     with user_errors():
@@ -318,6 +322,7 @@ def evaluate(
             passes=passes,
             mirror_test=not fast,
             detector=_value(detector),
+            regions=regions,
         )
         typer.echo(json.dumps(result) if as_json else format_report(result))
 
