@@ -199,3 +199,30 @@ def test_features_reach_the_batch_csv(tmp_path: Path) -> None:
     assert record.status == "done", record.error
     header = task.csv.read_text().splitlines()[0].split(",")
     assert header[-4:] == ["ear_right", "ear_left", "mar", "iod"]
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_a_folder_takes_camera_formats_and_names_what_it_leaves_out(tmp_path: Path) -> None:
+    """AVCHD (.MTS, .m2ts) and GIF files, made by the real ffmpeg, are a folder run's
+    inputs as they are a single file's; a text file is named as left out; a macOS
+    ``._`` resource fork is skipped without a word."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    sample = Path(__file__).resolve().parents[1] / "samples" / "astronaut.mp4"
+    for name, args in (
+        ("cam.MTS", ["-c:v", "libx264", "-bf", "0", "-f", "mpegts"]),
+        ("cam2.m2ts", ["-c:v", "libx264", "-bf", "0", "-f", "mpegts", "-mpegts_m2ts_mode", "1"]),
+        ("anim.gif", ["-vf", "scale=160:-2", "-f", "gif"]),
+    ):
+        cmd = ["ffmpeg", "-v", "error", "-i", str(sample), "-t", "0.4", *args, str(folder / name)]
+        subprocess.run(cmd, check=True)
+    (folder / "notes.txt").write_text("not a video")
+    (folder / "._cam.MTS").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    result = CliRunner().invoke(
+        app, ["batch", str(folder), "-o", str(tmp_path / "out"), "--csv-only"]
+    )
+    assert result.exit_code == 0, result.output
+    done = sorted(p.name for p in (tmp_path / "out").iterdir() if p.suffix == ".csv")
+    assert done == ["anim.keypoints.csv", "cam.keypoints.csv", "cam2.keypoints.csv"]
+    notes = [line for line in result.output.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "notes.txt" in notes[0] and "._cam" not in notes[0]

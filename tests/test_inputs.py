@@ -167,3 +167,31 @@ def test_batch_progress_is_plain_lines_off_a_terminal(
     assert result.exit_code == 0, result.stderr
     assert "\r" not in result.stderr
     assert any(line.startswith("batch: 1 of 1 videos") for line in result.stderr.splitlines())
+
+
+def test_a_refilled_buffer_keeps_each_frame_its_own_faces() -> None:
+    """A generator that refills one array per frame (as capture loops do): the
+    read-ahead must not see a later frame's pixels in an earlier frame."""
+    photo = cv2.imread(str(Path(__file__).resolve().parents[1] / "samples" / "astronaut.png"))
+    for image in (cv2.cvtColor(photo, cv2.COLOR_BGR2GRAY), photo):
+        buffer = np.empty_like(image)
+
+        def frames(image=image, buffer=buffer):
+            for i in range(12):
+                buffer[:] = image if i < 6 else 0
+                yield buffer
+
+        results = list(vidkeys.process(frames(), keep_images=True))
+        assert [len(r.faces) for r in results] == [1] * 6 + [0] * 6
+        assert [int(r.image.max() > 0) for r in results] == [1] * 6 + [0] * 6
+
+
+def test_a_frame_folder_skips_macos_resource_forks(tmp_path: Path) -> None:
+    """A folder of frames copied from a Mac holds ``._NAME.png`` files that are no
+    PNGs: they are not frames, and the folder reads as its real images."""
+    photo = cv2.imread(str(PHOTO))
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"frame{i}.png"), photo)
+    (tmp_path / "._frame0.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
+    results = list(vidkeys.process(str(tmp_path)))
+    assert [len(r.faces) for r in results] == [1, 1, 1]

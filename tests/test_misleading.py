@@ -39,3 +39,61 @@ def test_eval_and_train_write_plain_lines_to_a_log(tiny_dataset, tmp_path: Path)
         proc = run_cli(args)  # stderr is a pipe here, as a log file is
         assert proc.returncode == 0, proc.stderr
         assert "\r" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("option", ["--model", "--detector-model"])
+def test_a_model_that_is_a_folder_a_pipe_or_a_device_is_named(tmp_path: Path, option) -> None:
+    """``--model`` and ``--detector-model`` say what the path is, not "not found"."""
+    os.mkfifo(tmp_path / "pipe.onnx")
+    photo = Path(__file__).resolve().parents[1] / "samples" / "astronaut.png"
+    for path, words in [
+        (tmp_path, "is a folder"),
+        (tmp_path / "pipe.onnx", "not a regular file"),
+        (Path("/dev/null"), "not a regular file"),
+    ]:
+        proc = run_cli(["export-csv", photo, "-o", tmp_path / "o.csv", option, path], timeout=60)
+        assert proc.returncode == EXIT_ERROR, proc.stderr
+        assert "not found" not in one_error(proc.stderr, str(path), words)
+        assert not (tmp_path / "o.csv").exists()
+
+
+def test_an_empty_weights_file_without_its_graph_is_called_empty(tmp_path: Path) -> None:
+    (tmp_path / "w.pt").write_bytes(b"")
+    photo = Path(__file__).resolve().parents[1] / "samples" / "astronaut.png"
+    proc = run_cli(["export-csv", photo, "-o", tmp_path / "o.csv", "--model", tmp_path / "w.pt"])
+    assert proc.returncode == EXIT_ERROR, proc.stderr
+    one_error(proc.stderr, "w.pt", "the file is empty")
+
+
+def test_a_label_with_coinciding_eye_corners_is_named(tiny_dataset, tmp_path: Path) -> None:
+    """One broken label row: eval and train name the row, instead of printing
+    Infinity (eval) or blaming the learning rate (train)."""
+    csv, images, _ = tiny_dataset
+    lines = csv.read_text().splitlines()
+    cells = lines[3].split(",")
+    cells[1 + 2 * 45 : 1 + 2 * 45 + 2] = cells[1 + 2 * 36 : 1 + 2 * 36 + 2]
+    lines[3] = ",".join(cells)
+    broken = tmp_path / "broken.csv"
+    broken.write_text("\n".join(lines) + "\n")
+    for args in (
+        ["eval", "--csv", broken, "--images", images],
+        ["train", "--csv", broken, "--images", images, "--out", tmp_path / "w.pt", "--epochs", "1"],
+    ):
+        proc = run_cli(args)
+        assert proc.returncode == EXIT_ERROR, proc.stderr
+        one_error(proc.stderr, "broken.csv:4", cells[0], "eye corners")
+        assert "--lr" not in proc.stderr and "Infinity" not in proc.stdout
+
+
+def test_eval_json_is_json_without_nan(tiny_dataset) -> None:
+    import json
+
+    csv, images, _ = tiny_dataset
+    proc = run_cli(["eval", "--csv", csv, "--images", images, "--json"])
+    assert proc.returncode == 0, proc.stderr
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} is not JSON")
+
+    result = json.loads(proc.stdout, parse_constant=refuse)
+    assert result["n"] == 24

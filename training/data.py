@@ -49,6 +49,11 @@ class Sample:
         return _SUFFIX.sub("", Path(self.name).stem)
 
 
+#: Outer eye corners closer than this (pixels) are a broken label, not a face:
+#: every error is divided by their distance.
+MIN_EYE_DISTANCE = 1.0
+
+
 def read_keypoints_csv(path: Path | str) -> list[Sample]:
     """Parse a keypoints CSV; any malformed row is an error naming file and row."""
     path = Path(path)
@@ -75,7 +80,13 @@ def read_keypoints_csv(path: Path | str) -> list[Sample]:
                     raise VidkeysError(f"{path}:{lineno}: not a number ({exc})") from exc
                 if not np.all(np.isfinite(values)):
                     raise VidkeysError(f"{path}:{lineno}: non-finite coordinate")
-                samples.append(Sample(row[0].strip(), values.reshape(N_POINTS, 2)))
+                points = values.reshape(N_POINTS, 2)
+                if np.linalg.norm(points[36] - points[45]) < MIN_EYE_DISTANCE:
+                    raise VidkeysError(
+                        f"{path}:{lineno} ({row[0].strip()}): the outer eye corners (points "
+                        "36 and 45) coincide: errors are measured in their distance"
+                    )
+                samples.append(Sample(row[0].strip(), points))
     except UnicodeDecodeError as exc:
         raise VidkeysError(f"{path}: not a text CSV file") from exc
     except csv.Error as exc:

@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import inspect
 import json
+import math
 import os
 import sys
 import typing
@@ -269,6 +270,17 @@ def train(
         )
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``null``: JSON has no words for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 @app.command("eval")
 def evaluate(
     csv: CsvOpt,
@@ -324,7 +336,7 @@ def evaluate(
             detector=_value(detector),
             regions=regions,
         )
-        typer.echo(json.dumps(result) if as_json else format_report(result))
+        typer.echo(json.dumps(_finite(result)) if as_json else format_report(result))
 
 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]

@@ -87,7 +87,11 @@ class VideoRun:
             self.config.cnn_threads,
             self.config.mirror_test,
         )
-        self.regions = shared_refiner(self.config.regions_model) if self.config.regions else None
+        self.regions = (
+            shared_refiner(self.config.regions_model, self.config.cnn_threads)
+            if self.config.regions
+            else None
+        )
         self.search = face_search(self.config.detector)
         # fps: an image folder's or frame iterable's rate; start/end: a window, in seconds.
         self.source = open_source(source, gray=not keep_images, fps=fps, start=start, end=end)

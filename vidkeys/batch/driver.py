@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -95,6 +96,10 @@ def _outdir_lock(outdir: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _note(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def run_batch(
     inputs: list[str],
     outdir: Path,
@@ -122,7 +127,9 @@ def run_batch(
         raise VidkeysError(f"cannot create output folder {outdir}: {exc.strerror}") from exc
     if not outdir.is_dir():
         raise VidkeysError(f"output {outdir} is not a folder")
-    tasks = collect_inputs(inputs, outdir, csv_only, features, config, openface=openface)
+    tasks = collect_inputs(
+        inputs, outdir, csv_only, features, config, openface=openface, note=None if quiet else _note
+    )
     with _outdir_lock(outdir), stop_signals_interrupt():
         for stale in stale_parts(outdir):  # left by a killed run on a file system without
             # unnamed files; a user's own ".*.part" files and live writers' are kept

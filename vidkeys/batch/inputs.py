@@ -10,14 +10,14 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError
 from vidkeys.io.naming import media_suffix, output_path
-from vidkeys.io.sources import IMAGE_EXTS, VIDEO_EXTS, check_input
+from vidkeys.io.sources import IMAGE_EXTS, VIDEO_EXTS, check_input, is_hidden
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,11 @@ def task_options(
 
 
 def _is_media(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_EXTS | IMAGE_EXTS
+    return path.suffix.lower() in VIDEO_EXTS | IMAGE_EXTS and not is_hidden(path)
+
+
+#: How many left-out names a note lists before "and N more".
+NAMED = 5
 
 
 def _is_our_output(path: Path) -> bool:
@@ -94,13 +98,16 @@ def collect_inputs(
     features: bool = False,
     config: PipelineConfig | None = None,
     openface: bool = False,
+    note: Callable[[str], None] | None = None,
 ) -> list[Task]:
     """Expand files, folders (recursively) and globs into tasks, each input once.
 
     A folder's files keep their path below the folder; a glob's matches keep
     their path below the glob's fixed leading part; a plain file keeps its name.
     OUTDIR may lie inside (or be) an input folder: the batch's own outputs
-    there are left out, the other files are inputs.
+    there are left out, the other files are inputs. A folder's files that are not
+    videos or images by name are left out and named through ``note`` (hidden
+    files silently: a macOS ``._NAME`` is no video).
     """
     tasks: dict[Path, Task] = {}
     outdir = outdir.resolve()
@@ -114,8 +121,22 @@ def collect_inputs(
             if not pairs:
                 raise VidkeysError(f"no video or image matches {item}")
         elif path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file() and _is_media(p))
+            every = sorted(p for p in path.rglob("*") if p.is_file())
+            files = [p for p in every if _is_media(p)]
             pairs = [(p, p.relative_to(path)) for p in files]
+            other = [
+                str(p.relative_to(path))
+                for p in every
+                if not _is_media(p)
+                and not is_hidden(p)
+                and outdir not in p.resolve().parents
+            ]
+            if other and note is not None:
+                more = f" and {len(other) - NAMED} more" if len(other) > NAMED else ""
+                note(
+                    f"note: {path}: left out {len(other)} file(s) that are not videos or "
+                    f"images by name: {', '.join(other[:NAMED])}{more}"
+                )
             if not pairs:
                 raise VidkeysError(f"{path}: folder holds no videos or images")
         elif path.is_file():

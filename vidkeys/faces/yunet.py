@@ -21,6 +21,7 @@ import numpy as np
 
 from vidkeys.config import DetectorConfig
 from vidkeys.errors import VidkeysError
+from vidkeys.keypoints.weights import check_model_file
 from vidkeys.faces.detect import (
     Detections,
     SearchJob,
@@ -57,11 +58,8 @@ def load_model(path: Path | str | None, min_score: float) -> cv2.FaceDetectorYN:
     """
     shipped = path is None
     path = Path(SHIPPED_MODEL if path is None else path)
-    if not path.is_file():
-        raise VidkeysError(f"detector model not found: {path}")
+    check_model_file(path, "detector model")
     data = path.read_bytes()
-    if not data:
-        raise VidkeysError(f"detector model {path} is empty (0 bytes)")
     if shipped and hashlib.sha256(data).hexdigest() != MODEL_SHA256:
         raise VidkeysError(
             f"the shipped detector model {path} is damaged (sha256 differs); reinstall vidkeys"

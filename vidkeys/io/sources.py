@@ -33,8 +33,11 @@ if TYPE_CHECKING:
     import av
 
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
+#: Video file names a folder run takes: what cameras, phones and editors write. A
+#: single file is opened by FFmpeg whatever its name.
 VIDEO_EXTS = frozenset(
     {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
+    | {".mts", ".m2ts", ".gif", ".3gp", ".3g2", ".ogv", ".vob", ".mxf", ".dv", ".asf", ".f4v"}
 )
 #: Audio codecs MP4 takes as they are; anything else is re-encoded to AAC.
 #: What an input argument is read from: ``-`` is stdin.
@@ -105,6 +108,12 @@ class SourceInfo:
 def is_image(path: Path) -> bool:
     """True for still-image file names (by extension)."""
     return path.suffix.lower() in IMAGE_EXTS
+
+
+def is_hidden(path: Path) -> bool:
+    """Hidden files, macOS's ``._NAME`` resource forks among them: never a folder's frames
+    or a batch's inputs (a ``._frame0.png`` is not a PNG)."""
+    return path.name.startswith(".")
 
 
 _ROTATE = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
@@ -189,7 +198,9 @@ class FrameSource:
             return
         check_input(self.path)
         if self.path.is_dir():
-            self._images = sorted(p for p in self.path.iterdir() if is_image(p))
+            self._images = sorted(
+                p for p in self.path.iterdir() if is_image(p) and not is_hidden(p)
+            )
             if not self._images:
                 raise VidkeysError(f"{self.path}: folder holds no images")
             first = self._read_image(self._images[0])
@@ -528,8 +539,12 @@ class ArraySource:
         h, w = as_uint8(first, 0).shape[:2]
         self.info = SourceInfo(Path("<frames>"), "frames", w, h, fps, None, False)
 
-    def _frame(self, index: int, timestamp: float, image: np.ndarray) -> Frame:
-        image = as_uint8(image, index)
+    def _frame(self, index: int, timestamp: float, given: np.ndarray) -> Frame:
+        image = as_uint8(given, index)
+        if np.shares_memory(image, np.asarray(given)):
+            # Frames are read ahead: a caller that refills one buffer per frame
+            # must not change a frame already taken.
+            image = image.copy()
         if image.ndim == 2:
             colour = None if self.gray else cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
             return Frame(index, timestamp, image, colour)

@@ -31,6 +31,7 @@ from vidkeys.keypoints.correction import ShapeCorrection
 from vidkeys.keypoints.mirror import FLIP_INDEX, LABEL_SHIFT, mirror_mean
 from vidkeys.keypoints.weights import (
     N_POINTS,
+    check_model_file,
     REEXPORT_HINT,
     default_weights,
     file_sha256,
@@ -155,8 +156,7 @@ class KeypointPredictor:
         self.meta: dict[str, Any] = {}
         self._session = None
         self._model = None
-        if not self.weights.is_file():
-            raise VidkeysError(f"weights file not found: {self.weights}")
+        check_model_file(self.weights, "weights file")
         if self.device == "cpu":
             self._open_graph(threads)
         if self._session is None:

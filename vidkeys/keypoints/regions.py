@@ -31,6 +31,7 @@ import numpy as np
 
 from vidkeys.errors import VidkeysError
 from vidkeys.faces.crop import apply_matrix, crop, invert_matrix
+from vidkeys.keypoints.weights import check_model_file
 
 #: Eye patch side (px) and span (outer-eye-corner distances).
 EYE_SIZE, EYE_SPAN = 48, 0.6
@@ -93,16 +94,25 @@ def cut_regions(
     )
 
 
-def patch_points(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The region points of ``(n, 68, 2)`` image points in their patches' pixels:
-    eyes ``(2n, 6, 2)`` (right, left mirrored), mouths ``(n, 20, 2)``; training's targets."""
-    eye_m, mouth_m = region_matrices(points)
+def region_points(
+    points: np.ndarray, eye_m: list[np.ndarray], mouth_m: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The region points of ``(n, 68, 2)`` image points in the pixels of the patches
+    of ``eye_m`` and ``mouth_m``: eyes ``(2n, 6, 2)`` (right, left mirrored), mouths
+    ``(n, 20, 2)``."""
+    points = np.asarray(points, np.float64)
     eyes = [
-        apply_matrix(m, p[RIGHT_EYE if i % 2 == 0 else LEFT_EYE_MIRRORED])
-        for i, (m, p) in enumerate(zip(eye_m, np.repeat(points, 2, axis=0), strict=True))
+        apply_matrix(m, points[i // 2, RIGHT_EYE if i % 2 == 0 else LEFT_EYE_MIRRORED])
+        for i, m in enumerate(eye_m)
     ]
     mouths = [apply_matrix(m, p[MOUTH]) for m, p in zip(mouth_m, points, strict=True)]
     return np.array(eyes).reshape(-1, 6, 2), np.array(mouths).reshape(-1, 20, 2)
+
+
+def patch_points(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`region_points` in the patches the points themselves cut (training's
+    targets, and what the networks start from)."""
+    return region_points(points, *region_matrices(points))
 
 
 def place_regions(
@@ -144,13 +154,14 @@ class RegionRefiner:
         import onnxruntime as ort
 
         self.graph = Path(graph) if graph else default_regions()
-        if not self.graph.is_file() or self.graph.stat().st_size == 0:
-            raise VidkeysError(f"eye and mouth graph not found or empty: {self.graph}")
+        check_model_file(self.graph, "eye and mouth graph")
         options = ort.SessionOptions()
         options.inter_op_num_threads = 1
         if threads:
             options.intra_op_num_threads = threads
         options.log_severity_level = 3
+        # No busy-waiting between calls: the decoding thread needs the core.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
                 str(self.graph), options, providers=["CPUExecutionProvider"]
@@ -181,7 +192,7 @@ class RegionRefiner:
         if len(points) == 0:
             return np.asarray(points, np.float64)
         eyes, mouths, eye_m, mouth_m = cut_regions(gray, points)
-        eye_init, mouth_init = patch_points(points)
+        eye_init, mouth_init = region_points(points, eye_m, mouth_m)
         eye_pts, mouth_pts = self.patches(eyes, eye_init, mouths, mouth_init)
         return place_regions(points, eye_pts, mouth_pts, eye_m, mouth_m)
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import stat
 from pathlib import Path
+
+from vidkeys.errors import VidkeysError
 
 #: Points per face (the iBUG 68-point layout).
 N_POINTS = 68
@@ -44,6 +47,23 @@ def onnx_path(weights: Path | str) -> Path:
     """The ONNX graph that belongs to a weights file: the same name, suffix ``.onnx``."""
     weights = Path(weights)
     return weights if weights.suffix == ".onnx" else weights.with_suffix(".onnx")
+
+
+def check_model_file(path: Path, what: str) -> None:
+    """Refuse, in words, a model file that is not a readable, non-empty file: says
+    whether it is missing, a folder, a pipe or device (``/dev/null``), or empty."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise VidkeysError(f"{what} not found: {path}") from None
+    except OSError as exc:
+        raise VidkeysError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise VidkeysError(f"{what} {path} is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise VidkeysError(f"{what} {path} is not a regular file (a pipe or device)")
+    if path.stat().st_size == 0:
+        raise VidkeysError(f"cannot read {what} {path}: the file is empty")
 
 
 def file_sha256(path: Path | str) -> str:
