@@ -127,9 +127,7 @@ def collect_inputs(
             other = [
                 str(p.relative_to(path))
                 for p in every
-                if not _is_media(p)
-                and not is_hidden(p)
-                and outdir not in p.resolve().parents
+                if not _is_media(p) and not is_hidden(p) and outdir not in p.resolve().parents
             ]
             if other and note is not None:
                 more = f" and {len(other) - NAMED} more" if len(other) > NAMED else ""

@@ -21,7 +21,6 @@ import numpy as np
 
 from vidkeys.config import DetectorConfig
 from vidkeys.errors import VidkeysError
-from vidkeys.keypoints.weights import check_model_file
 from vidkeys.faces.detect import (
     Detections,
     SearchJob,
@@ -30,7 +29,7 @@ from vidkeys.faces.detect import (
     interleave,
     tiles,
 )
-from vidkeys.keypoints.weights import DEFAULT_WEIGHTS
+from vidkeys.keypoints.weights import DEFAULT_WEIGHTS, check_model_file
 
 MODEL_FILE = "face_detection_yunet_2023mar.onnx"
 MODEL_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"

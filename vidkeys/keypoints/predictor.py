@@ -31,8 +31,8 @@ from vidkeys.keypoints.correction import ShapeCorrection
 from vidkeys.keypoints.mirror import FLIP_INDEX, LABEL_SHIFT, mirror_mean
 from vidkeys.keypoints.weights import (
     N_POINTS,
-    check_model_file,
     REEXPORT_HINT,
+    check_model_file,
     default_weights,
     file_sha256,
     onnx_path,
