@@ -226,3 +226,21 @@ def test_a_folder_takes_camera_formats_and_names_what_it_leaves_out(tmp_path: Pa
     assert done == ["anim.keypoints.csv", "cam.keypoints.csv", "cam2.keypoints.csv"]
     notes = [line for line in result.output.splitlines() if line.startswith("note:")]
     assert len(notes) == 1 and "notes.txt" in notes[0] and "._cam" not in notes[0]
+
+
+def test_a_glob_that_climbs_writes_only_inside_the_output_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``*/../../outside/*.png`` matches files above the current folder: their outputs
+    still land below ``-o``, nothing beside the inputs or elsewhere."""
+    (tmp_path / "work" / "a").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(PHOTO, outside / "face.png")
+    monkeypatch.chdir(tmp_path / "work")
+    result = CliRunner().invoke(app, ["batch", "*/../../outside/*.png", "-o", "o", "--csv-only"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in outside.iterdir()) == ["face.png"]
+    written = [p for p in (tmp_path / "work" / "o").rglob("*") if p.suffix == ".csv"]
+    assert [p.name for p in written] == ["face.keypoints.csv"]
+    assert {p.name for p in tmp_path.iterdir()} == {"work", "outside"}

@@ -97,3 +97,25 @@ def test_eval_json_is_json_without_nan(tiny_dataset) -> None:
 
     result = json.loads(proc.stdout, parse_constant=refuse)
     assert result["n"] == 24
+
+
+def test_the_input_is_never_overwritten_under_another_name(tmp_path: Path) -> None:
+    """``-o`` naming the input as a ``file://`` URL, a symbolic link or a hard link to
+    it: refused, the input unchanged."""
+    import shutil
+
+    sample = Path(__file__).resolve().parents[1] / "samples" / "astronaut.mp4"
+    video = tmp_path / "in.mp4"
+    shutil.copy(sample, video)
+    before = video.read_bytes()
+    (tmp_path / "soft.mp4").symlink_to(video)
+    os.link(video, tmp_path / "hard.mp4")
+    for source, output in [
+        (video.as_uri(), video),
+        (video, tmp_path / "soft.mp4"),
+        (video, tmp_path / "hard.mp4"),
+    ]:
+        proc = run_cli(["annotate", source, "-o", output, "-q"], timeout=120)
+        assert proc.returncode == EXIT_ERROR, proc.stderr
+        one_error(proc.stderr, "would overwrite the input")
+        assert video.read_bytes() == before

@@ -11,11 +11,13 @@ how many of how many.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 from tqdm import tqdm
@@ -128,11 +130,20 @@ def _input(source: Path | str) -> Path | str:
     return str(source) if is_stream(str(source)) else Path(source)
 
 
+def _local_file(source: Path | str) -> Path | None:
+    """The file an input reads, when it is one: a path, or a ``file://`` URL's path."""
+    text = str(source)
+    if text.lower().startswith("file:"):
+        return Path(unquote(urlparse(text).path))
+    return None if is_stream(text) else Path(source)
+
+
 def _check_output(source: Path | str, output: Path) -> None:
     if str(output) == STDIN:
         raise VidkeysError("this command writes files: -o - (stdout) is only for export-csv")
-    local = not is_stream(str(source))
-    if local and output.exists() and output.resolve() == Path(source).resolve():
+    local = _local_file(source)
+    # The same file by any name: a file:// URL, a symbolic or a hard link.
+    if local is not None and output.exists() and local.exists() and os.path.samefile(output, local):
         raise VidkeysError(f"output {output} would overwrite the input")
     if output.is_dir():
         raise VidkeysError(f"output {output} is a folder; give a file name")

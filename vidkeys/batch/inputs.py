@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import json
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -147,10 +148,13 @@ def collect_inputs(
             if (src.parent == outdir or outdir in src.parents) and _is_our_output(src):
                 continue  # never take our own outputs as inputs
             options = task_options(src, config, features, openface)
+            rel = _below(rel)
             tasks.setdefault(src, Task(src, rel, outdir, csv_only, features, options, openface))
     by_output: dict[Path, Path] = {}
     for task in tasks.values():
         for out in task.outputs:
+            if outdir not in out.resolve().parents:
+                raise VidkeysError(f"the output {out} of {task.source} would land outside {outdir}")
             if out in tasks:
                 raise VidkeysError(f"the output {out} of {task.source} would overwrite an input")
             other = by_output.setdefault(out, task.source)
@@ -160,6 +164,13 @@ def collect_inputs(
                     "give them separate folders or batches"
                 )
     return list(tasks.values())
+
+
+def _below(rel: Path) -> Path:
+    """An input's path below OUTDIR: ``..`` folded in (a glob such as
+    ``*/../../other/*.mp4`` matches paths that climb), what still climbs dropped."""
+    parts = [p for p in Path(os.path.normpath(rel)).parts if p not in ("..", "/")]
+    return Path(*parts) if parts else Path(rel.name)
 
 
 def _fixed_prefix(pattern: str) -> list[str]:
