@@ -195,3 +195,38 @@ def test_a_frame_folder_skips_macos_resource_forks(tmp_path: Path) -> None:
     (tmp_path / "._frame0.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X")
     results = list(vidkeys.process(str(tmp_path)))
     assert [len(r.faces) for r in results] == [1, 1, 1]
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
+    """A 50-byte GIF that declares 16000 x 16000 frames: one error line naming the
+    size, exit 1, nothing written (uncapped it took gigabytes and ended "partial")."""
+    import struct
+
+    side = struct.pack("<HH", 16000, 16000)
+    gif = (
+        b"GIF89a" + side + b"\x00\x00\x00"  # screen, no global colours
+        + b"\x2c\x00\x00\x00\x00" + side + b"\x80"  # one image, 2 local colours
+        + b"\x00\x00\x00\xff\xff\xff"
+        + b"\x02\x01\x2c\x00"  # LZW: clear, end
+        + b"\x3b"
+    )  # fmt: skip
+    bomb = tmp_path / "bomb.gif"
+    bomb.write_bytes(gif)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vidkeys.cli",
+            "export-csv",
+            str(bomb),
+            "-o",
+            str(tmp_path / "o.csv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "16000x16000" in lines[0] and "megapixels" in lines[0], proc.stderr
+    assert not (tmp_path / "o.csv").exists()

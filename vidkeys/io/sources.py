@@ -40,6 +40,10 @@ VIDEO_EXTS = frozenset(
     | {".mts", ".m2ts", ".gif", ".3gp", ".3g2", ".ogv", ".vob", ".mxf", ".dv", ".asf", ".f4v"}
 )
 #: Audio codecs MP4 takes as they are; anything else is re-encoded to AAC.
+#: The largest video frame vidkeys decodes, 225 megapixels (15000 x 15000; a
+#: 200-megapixel phone photo is 16320 x 12240): past it a frame takes gigabytes,
+#: and a file of a few bytes can declare one (a GIF of 16000 x 16000 frames).
+MAX_FRAME_PIXELS = 15000 * 15000
 #: What an input argument is read from: ``-`` is stdin.
 STDIN = "-"
 #: Image folders and frame iterables without a rate of their own.
@@ -266,6 +270,12 @@ class FrameSource:
         if not w or not h:
             self.close()
             raise VidkeysError(f"{self.label}: video stream has no frame size")
+        if w * h > MAX_FRAME_PIXELS:
+            self.close()
+            raise VidkeysError(
+                f"{self.label}: frames of {w}x{h} are over the {MAX_FRAME_PIXELS / 1e6:.0f} "
+                "megapixels vidkeys reads (a damaged file, or a decompression bomb)"
+            )
         self._exact = bool(stream.frames)
         declared = stream.frames or None
         if declared is None:
