@@ -230,3 +230,23 @@ def test_a_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "16000x16000" in lines[0] and "megapixels" in lines[0], proc.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_frames_one_pixel_wide_or_high_annotate(tmp_path: Path) -> None:
+    """1x1 and 1x64 frames (a folder starting with them, a video of them): an
+    annotated video, not "unexpected ... (a bug)"."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "a.png"), np.zeros((1, 1, 3), np.uint8))
+    cv2.imwrite(str(frames / "b.png"), np.zeros((1, 64, 3), np.uint8))
+    cv2.imwrite(str(frames / "c.png"), np.zeros((64, 1, 3), np.uint8))
+    out = tmp_path / "out.mp4"
+    proc = subprocess.run(
+        [sys.executable, "-m", "vidkeys.cli", "annotate", str(frames), "-o", str(out), "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    with av.open(str(out)) as video:
+        assert sum(1 for _ in video.decode(video=0)) == 3

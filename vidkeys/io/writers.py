@@ -114,7 +114,9 @@ class VideoWriter:
             raise VidkeysError(f"cannot write {self.name}: {_first_line(exc)}") from exc
         rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(30)
         self._video = self._out.add_stream("libx264", rate=rate)
-        self._video.width, self._video.height = width - width % 2, height - height % 2
+        # H.264 in 4:2:0 takes even sides; a 1-pixel-wide frame is letterboxed into 2.
+        self._video.width = max(2, width - width % 2)
+        self._video.height = max(2, height - height % 2)
         self._video.pix_fmt = "yuv420p"
         self._video.codec_context.time_base = self.TIME_BASE
         self._video.time_base = self.TIME_BASE
