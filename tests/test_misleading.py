@@ -119,3 +119,34 @@ def test_the_input_is_never_overwritten_under_another_name(tmp_path: Path) -> No
         assert proc.returncode == EXIT_ERROR, proc.stderr
         one_error(proc.stderr, "would overwrite the input")
         assert video.read_bytes() == before
+
+
+def test_names_too_long_are_one_line_not_a_bug(tmp_path: Path) -> None:
+    """A default output name over 255 bytes, an input path over 4096: one line that
+    says the name is too long, never "unexpected"."""
+    import shutil
+
+    photo = Path(__file__).resolve().parents[1] / "samples" / "astronaut.png"
+    long_name = tmp_path / ("a" * 250 + ".png")
+    shutil.copy(photo, long_name)
+    deep = str(tmp_path) + "/b" * 2100 + "/x.png"
+    for args in (["annotate", long_name], ["export-csv", deep]):
+        proc = run_cli(args, timeout=60)
+        assert proc.returncode == EXIT_ERROR, proc.stderr
+        assert "unexpected" not in one_error(proc.stderr, "name is too long")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [long_name.name]
+
+
+def test_report_of_a_file_named_in_latin1(tmp_path: Path) -> None:
+    """A video whose name is Latin-1 bytes (not UTF-8): its CSV and report are written."""
+    import shutil
+
+    video = os.path.join(os.fsencode(tmp_path), b"caf\xe9.mp4")
+    shutil.copy(Path(__file__).resolve().parents[1] / "samples" / "astronaut.mp4", video)
+    name = os.fsdecode(video)
+    assert run_cli(["export-csv", name, "-q"], timeout=120).returncode == 0
+    csv = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"caf\xe9.keypoints.csv"))
+    proc = run_cli(["report", csv, "-q"], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    page = os.path.join(os.fsencode(tmp_path), b"caf\xe9.report.html")
+    assert b"<html" in Path(os.fsdecode(page)).read_bytes()

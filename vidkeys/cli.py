@@ -7,6 +7,7 @@ stderr and exit code 1; option mistakes are Typer's usage errors (exit 2).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import inspect
 import json
@@ -128,18 +129,53 @@ def user_errors(subject: object = None) -> Iterator[None]:
         # and with nothing left for Python to flush into the closed pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
+    except OSError as exc:
+        if _debug:
+            raise
+        line = _foreseen(exc)
+        if line is None:
+            _unexpected(subject, exc)
+        typer.echo(f"error: {line}", err=True)
+        raise typer.Exit(EXIT_ERROR) from None
     except Exception as exc:
         if _debug:
             raise
-        where = f"{subject}: " if subject is not None else ""
-        text = str(exc).strip().splitlines()
-        what = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-        typer.echo(
-            f"error: {where}unexpected {what} (a bug, or a fault vidkeys does not know; "
-            "rerun with --debug to see the traceback)",
-            err=True,
+        _unexpected(subject, exc)
+
+
+def _short(name: object, keep: int = 80) -> str:
+    """A path for an error line: a very long one cut in the middle."""
+    text = str(name)
+    return text if len(text) <= keep else f"{text[: keep // 2]}...{text[-keep // 2 :]}"
+
+
+def _foreseen(exc: OSError) -> str | None:
+    """The line for a file-system fault a user can fix (a name too long, a full
+    disk, a read-only or forbidden folder); None for others."""
+    where = f"{_short(exc.filename)}: " if exc.filename else ""
+    if exc.errno == errno.ENAMETOOLONG:
+        return (
+            f"{where}the name is too long for the file system (at most 255 bytes a name, "
+            "4096 a path); give a shorter one (-o for an output)"
         )
-        raise typer.Exit(EXIT_ERROR) from None
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{where}no space left on the device; free some space and rerun"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{where}{exc.strerror}"
+    return None
+
+
+def _unexpected(subject: object, exc: BaseException) -> None:
+    """One line for a fault vidkeys does not foresee, naming the input; exits 1."""
+    where = f"{subject}: " if subject is not None else ""
+    text = str(exc).strip().splitlines()
+    what = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    typer.echo(
+        f"error: {where}unexpected {what} (a bug, or a fault vidkeys does not know; "
+        "rerun with --debug to see the traceback)",
+        err=True,
+    )
+    raise typer.Exit(EXIT_ERROR) from None
 
 
 def _finish(summary: Any, quiet: bool) -> None:

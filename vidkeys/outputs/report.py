@@ -596,7 +596,9 @@ def make_report(
     data = ReportData(
         title, frames, fps, info.width, info.height, duration, ordered, rows, run_seconds
     )
-    page = render(data)
+    # A file name in another encoding (Latin-1 bytes) reaches Python as surrogates,
+    # which UTF-8 cannot hold: the page shows them as "?", the rest as written.
+    page = render(data).encode("utf-8", "replace").decode("utf-8")
     with AtomicOutputs() as outs:
         tmp = outs.add(output)
         try:
