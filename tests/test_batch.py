@@ -244,3 +244,31 @@ def test_a_glob_that_climbs_writes_only_inside_the_output_folder(
     written = [p for p in (tmp_path / "work" / "o").rglob("*") if p.suffix == ".csv"]
     assert [p.name for p in written] == ["face.keypoints.csv"]
     assert {p.name for p in tmp_path.iterdir()} == {"work", "outside"}
+
+
+def test_a_rerun_redoes_what_other_models_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result records the model files that made it: the keypoint graph replaced in
+    place (weights named by ``VIDKEYS_MODEL``) makes a rerun redo the input."""
+    pytest.importorskip("torch")
+    from vidkeys.keypoints.network import rewrite_graph
+    from vidkeys.keypoints.weights import DEFAULT_WEIGHTS, onnx_path
+
+    weights = tmp_path / "w" / "vidkeys68.pt"
+    weights.parent.mkdir()
+    shutil.copy(DEFAULT_WEIGHTS, weights)
+    shutil.copy(onnx_path(DEFAULT_WEIGHTS), onnx_path(weights))
+    monkeypatch.setenv("VIDKEYS_MODEL", str(weights))
+    args = ["batch", str(PHOTO), "-o", str(tmp_path / "out"), "--csv-only"]
+
+    def skipped() -> bool:
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return "1 skipped" in result.output
+
+    assert not skipped()
+    assert skipped()
+    rewrite_graph(weights)  # the 32-bit graph of the same weights: other answers
+    assert not skipped()
+    assert skipped()

@@ -8,6 +8,7 @@ on, which the manifest records so a rerun can tell what is still valid.
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import json
 import os
@@ -19,6 +20,7 @@ from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError
 from vidkeys.io.naming import media_suffix, output_path
 from vidkeys.io.sources import IMAGE_EXTS, VIDEO_EXTS, check_input, is_hidden
+from vidkeys.keypoints.weights import file_sha256
 
 
 @dataclass(frozen=True)
@@ -59,17 +61,17 @@ def task_options(
     """The options and input a task's outputs depend on, as a canonical JSON string.
 
     The pipeline's settings (not where or how fast it runs), ``--features``,
-    the weights file's and the input's size and modification time: a rerun
-    with any of them changed redoes the input.
+    the input's size and modification time, and the sha256 of every model file
+    the run reads (keypoint weights and graph, wherever named: ``--model``,
+    ``VIDKEYS_MODEL`` or shipped; the eye and mouth graph; the detector's graph):
+    a rerun with any of them changed, a graph replaced in place included,
+    redoes the input.
     """
     config = config or PipelineConfig()
     settings = asdict(config)
     for key in ("device", "batch_size", "cnn_threads"):
         settings.pop(key, None)
-    weights = config.weights
-    if weights is not None and Path(weights).is_file():
-        st = Path(weights).stat()
-        settings["weights"] = [str(weights), st.st_size, st.st_mtime_ns]
+    settings["models"] = _model_stamps(config)
     settings["features"] = features
     if openface:  # only when set: earlier manifests' options stay valid
         settings["openface"] = True
@@ -77,6 +79,38 @@ def task_options(
         st = source.stat()
         settings["input"] = [st.st_size, st.st_mtime_ns]
     return json.dumps(settings, sort_keys=True, default=str)
+
+
+def _model_stamps(config: PipelineConfig) -> list[str]:
+    """sha256 of each model file a run with ``config`` reads."""
+    from vidkeys.faces.yunet import SHIPPED_MODEL
+    from vidkeys.keypoints.regions import default_regions
+    from vidkeys.keypoints.weights import default_weights, onnx_path
+
+    weights = Path(config.weights) if config.weights else default_weights()
+    files = [weights, onnx_path(weights)]
+    if config.regions:
+        files.append(Path(config.regions_model) if config.regions_model else default_regions())
+    if config.detector.detector == "yunet":
+        files.append(Path(config.detector.detector_model or SHIPPED_MODEL))
+    return [_sha256(f) for f in dict.fromkeys(files)]
+
+
+def _sha256(path: Path) -> str:
+    """A file's sha256, read once per size and modification time; "" when unreadable."""
+    try:
+        st = path.stat()
+    except OSError:
+        return ""
+    return _sha256_of(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256_of(path: str, size: int, mtime_ns: int) -> str:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return ""
 
 
 def _is_media(path: Path) -> bool:
