@@ -110,3 +110,23 @@ def test_an_aborted_group_leaves_nothing_and_a_committed_one_everything(tmp_path
         assert outs.commit() == [a, b]
     assert a.read_text() == "a.txt" and b.read_text() == "b.txt"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_a_failed_commit_leaves_every_earlier_file_as_it_was(tmp_path: Path) -> None:
+    """``annotate -o out.mp4 --csv dir/o.csv`` whose folder vanished mid-run: the
+    earlier ``out.mp4`` is kept as it was, not deleted by the rollback."""
+    from vidkeys.errors import VidkeysError
+
+    old = tmp_path / "out.mp4"
+    old.write_text("the earlier result")
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    with AtomicOutputs() as outs:
+        Path(outs.add(old)).write_text("new video")
+        Path(outs.add(folder / "o.csv")).write_text("new csv")
+        folder.rmdir()
+        with pytest.raises(VidkeysError, match="o.csv"):
+            outs.commit()
+    assert old.read_text() == "the earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+

@@ -147,35 +147,61 @@ class AtomicOutputs:
         return [item.final for item in self._items]
 
     def commit(self) -> list[Path]:
-        """Put every temporary file into place (all writers must be closed)."""
-        done: list[Path] = []
+        """Put every temporary file into place (all writers must be closed).
+
+        All or nothing, and a failed commit leaves every earlier file as it was:
+        first every output is staged under a hidden name in its own folder (a
+        folder gone or full fails here, before anything is replaced); then each
+        staged file replaces its output, an existing output kept under a hidden
+        name until all are in place, and put back if one fails.
+        """
+        staged: list[tuple[_Output, Path]] = []
         final = None
         try:
             for item in self._items:
                 final = item.final
                 if item.fd is not None:
-                    # Link the unnamed file under a unique hidden name, then
-                    # rename it over the output (a link cannot replace a file).
-                    staged = self._part_name(item.final)
-                    _link_fd(item.fd, staged)
-                    try:
-                        os.replace(staged, item.final)
-                    finally:
-                        with contextlib.suppress(OSError):
-                            staged.unlink(missing_ok=True)
+                    name = self._part_name(item.final)
+                    _link_fd(item.fd, name)
+                    staged.append((item, name))
                 elif not item.stream:
-                    os.replace(item.write_to, item.final)
-                done.append(item.final)
+                    staged.append((item, item.write_to))
         except OSError as exc:
-            for path in done:  # all or nothing
-                if not any(i.stream and i.final == path for i in self._items):
+            for item, name in staged:
+                if item.fd is not None:
                     with contextlib.suppress(OSError):
-                        path.unlink()
+                        name.unlink()
             self.abort()
             raise VidkeysError(f"cannot write {final}: {exc.strerror or exc}") from exc
+        replaced: list[tuple[Path, Path | None]] = []  # (output, the earlier file's keeping name)
+        try:
+            for item, name in staged:
+                final = item.final
+                kept = None
+                if item.final.exists():
+                    kept = self._part_name(item.final)
+                    os.link(item.final, kept, follow_symlinks=False)
+                replaced.append((item.final, kept))
+                os.replace(name, item.final)
+        except OSError as exc:
+            for path, kept in reversed(replaced):
+                with contextlib.suppress(OSError):
+                    if kept is not None:
+                        os.replace(kept, path)
+                    elif path != final:
+                        path.unlink()
+            for _, name in staged:
+                with contextlib.suppress(OSError):
+                    name.unlink(missing_ok=True)
+            self.abort()
+            raise VidkeysError(f"cannot write {final}: {exc.strerror or exc}") from exc
+        for _, kept in replaced:
+            if kept is not None:
+                with contextlib.suppress(OSError):
+                    kept.unlink()
         self.committed = True
         self._close()
-        return done
+        return [item.final for item in self._items]
 
     def abort(self) -> None:
         """Drop the temporary files; never raises."""
