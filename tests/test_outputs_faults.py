@@ -125,7 +125,7 @@ def test_a_failed_commit_leaves_every_earlier_file_as_it_was(tmp_path: Path) -> 
         Path(outs.add(old)).write_text("new video")
         Path(outs.add(folder / "o.csv")).write_text("new csv")
         folder.rmdir()
-        with pytest.raises(VidkeysError, match="o.csv"):
+        with pytest.raises(VidkeysError, match=r"o\.csv"):
             outs.commit()
     assert old.read_text() == "the earlier result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
