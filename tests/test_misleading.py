@@ -150,3 +150,28 @@ def test_report_of_a_file_named_in_latin1(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     page = os.path.join(os.fsencode(tmp_path), b"caf\xe9.report.html")
     assert b"<html" in Path(os.fsdecode(page)).read_bytes()
+
+
+def test_train_on_a_full_disk_leaves_no_part_files(tiny_dataset, tmp_path: Path) -> None:
+    """``train`` into a private 1 MB tmpfs: one error line, and neither ``.part``
+    files nor a ``.pt`` without its ``.onnx`` left behind."""
+    pytest.importorskip("torch")
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        csv, images, _ = tiny_dataset
+        args = ["train", "--csv", csv, "--images", images, "--out", disk / "w.pt"]
+        proc = run_cli([*args, "--epochs", "2", "--batch-size", "4"])
+        assert proc.returncode == EXIT_ERROR, proc.stderr
+        one_error(proc.stderr, "cannot write")
+        left = sorted(p.name for p in disk.iterdir())
+        assert not [n for n in left if n.endswith(".part")], left
+        assert ("w.pt" in left) == ("w.onnx" in left), left
+    finally:
+        subprocess.run(["umount", str(disk)])

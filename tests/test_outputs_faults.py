@@ -129,4 +129,3 @@ def test_a_failed_commit_leaves_every_earlier_file_as_it_was(tmp_path: Path) -> 
             outs.commit()
     assert old.read_text() == "the earlier result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
-

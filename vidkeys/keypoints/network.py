@@ -16,6 +16,7 @@ does not: :func:`save_model` writes an ONNX graph beside every ``.pt``, and
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import json
@@ -220,6 +221,8 @@ def save_model(model: KeypointNet, path: Path, meta: dict[str, Any] | None = Non
 
     The graph goes to ``path`` with the suffix ``.onnx`` and records the
     sha256 of the ``.pt`` it was made from, so a stale graph is caught on load.
+    Both are written under ``.part`` names first and put in place together: a
+    full disk leaves the earlier pair as it was and no ``.part`` file behind.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -227,9 +230,19 @@ def save_model(model: KeypointNet, path: Path, meta: dict[str, Any] | None = Non
     cfg["widths"] = list(cfg["widths"])
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     tmp = path.with_name(path.name + ".part")
-    torch.save({"config": cfg, "state_dict": state, "meta": meta or {}}, tmp)
-    os.replace(tmp, path)
-    export_onnx(model, path, meta)
+    graph = onnx_path(path)
+    graph_tmp = graph.with_name(graph.name + ".part")
+    try:
+        torch.save({"config": cfg, "state_dict": state, "meta": meta or {}}, tmp)
+        export_onnx(model, tmp, meta, out=graph_tmp)
+        os.replace(tmp, path)
+        os.replace(graph_tmp, graph)
+    except (OSError, RuntimeError) as exc:  # torch reports a full disk as RuntimeError
+        for part in (tmp, graph_tmp):
+            with contextlib.suppress(OSError):
+                part.unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise VidkeysError(f"cannot write {path}: {reason.splitlines()[0]}") from exc
 
 
 def _weights_problem(path: Path, exc: BaseException) -> str:
@@ -298,8 +311,14 @@ def onnx_bytes(model: KeypointNet) -> bytes:
     return buffer.getvalue()
 
 
-def export_onnx(model: KeypointNet, weights: Path, meta: dict[str, Any] | None = None) -> Path:
-    """Write ``model``'s graph beside the weights file ``weights`` it was saved to.
+def export_onnx(
+    model: KeypointNet,
+    weights: Path,
+    meta: dict[str, Any] | None = None,
+    out: Path | None = None,
+) -> Path:
+    """Write ``model``'s graph beside the weights file ``weights`` it was saved to
+    (to ``out`` when given: :func:`save_model` writes both under part names).
 
     The graph's metadata holds ``pt_sha256`` (the weights file's bytes), the
     model config and ``meta``; :class:`vidkeys.keypoints.predictor.KeypointPredictor`
@@ -319,6 +338,9 @@ def export_onnx(model: KeypointNet, weights: Path, meta: dict[str, Any] | None =
     for key, value in props.items():
         entry = graph.metadata_props.add()
         entry.key, entry.value = key, value
+    if out is not None:
+        onnx.save(graph, out)
+        return out
     out = onnx_path(weights)
     tmp = out.with_name(out.name + ".part")
     onnx.save(graph, tmp)
