@@ -7,7 +7,7 @@ import http.server
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
@@ -250,3 +250,78 @@ def test_frames_one_pixel_wide_or_high_annotate(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     with av.open(str(out)) as video:
         assert sum(1 for _ in video.decode(video=0)) == 3
+
+
+@pytest.fixture
+def stalling_url(tmp_path: Path) -> Iterator[Callable[[int], str]]:
+    """A server on 127.0.0.1 that sends the first N bytes of an MKV of the sample
+    and then nothing, holding the connection open: ``url(n)``."""
+    mkv = tmp_path / "a.mkv"
+    with av.open(str(SAMPLE)) as src, av.open(str(mkv), "w") as dst:
+        stream = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                dst.mux(packet)
+    data = mkv.read_bytes()
+    release = threading.Event()
+
+    class Stall(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: int(self.path.strip("/").split(".")[0])])
+            self.wfile.flush()
+            release.wait(120)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stall)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield lambda n: f"http://127.0.0.1:{server.server_address[1]}/{n}.mkv"
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("sent", [0, 60_000])
+def test_a_stalled_url_stops_at_sigterm(stalling_url, tmp_path: Path, sent: int) -> None:
+    """A server that stops sending, before the first frame or mid-stream: SIGTERM
+    ends the command at once with exit 130 and nothing written."""
+    import signal
+    import time
+
+    out = tmp_path / "o.csv"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidkeys.cli", "export-csv", stalling_url(sent), "-o", str(out)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(4)
+    assert proc.poll() is None
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - start < 8
+    assert not out.exists()
+
+
+def test_a_url_that_sends_nothing_times_out_naming_it(
+    stalling_url, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDKEYS_NETWORK_TIMEOUT", "2")
+    url = stalling_url(0)
+    proc = subprocess.run(
+        [sys.executable, "-m", "vidkeys.cli", "export-csv", url, "-o", "-"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and url in lines[0] and "sent nothing for 2 s" in lines[0], proc.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -16,6 +17,8 @@ T = TypeVar("T")
 _DONE = object()
 #: Name of the worker thread (one per :func:`prefetch` being iterated).
 THREAD_NAME = "vidkeys-decode"
+#: Seconds a stopped consumer waits for the worker to end.
+STOP_WAIT = 2.0
 
 
 def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
@@ -54,7 +57,11 @@ def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
             yield item
     finally:
         stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
+        # Unblock a producer waiting on a full queue. One blocked in a read (a
+        # stalled URL) is not waited for past STOP_WAIT: it is a daemon thread,
+        # and its source stops it after the read.
+        deadline = time.monotonic() + STOP_WAIT
+        while worker.is_alive() and time.monotonic() < deadline:
             try:
                 q.get_nowait()
             except queue.Empty:

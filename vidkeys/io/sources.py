@@ -17,11 +17,11 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlparse
 
 import cv2
@@ -44,11 +44,48 @@ VIDEO_EXTS = frozenset(
 #: 200-megapixel phone photo is 16320 x 12240): past it a frame takes gigabytes,
 #: and a file of a few bytes can declare one (a GIF of 16000 x 16000 frames).
 MAX_FRAME_PIXELS = 15000 * 15000
+T = TypeVar("T")
+#: Seconds a URL may send nothing (opening, or mid-stream) before it is given up;
+#: ``VIDKEYS_NETWORK_TIMEOUT`` sets another.
+NETWORK_TIMEOUT = 30.0
+#: Seconds a stop waits for a decode thread to let go of the decoder.
+CLOSE_WAIT = 1.0
 #: What an input argument is read from: ``-`` is stdin.
 STDIN = "-"
 #: Image folders and frame iterables without a rate of their own.
 DEFAULT_FPS = 30.0
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def network_timeout() -> float:
+    """:data:`NETWORK_TIMEOUT`, or ``$VIDKEYS_NETWORK_TIMEOUT`` seconds when set to a number > 0."""
+    with contextlib.suppress(ValueError):
+        value = float(os.environ.get("VIDKEYS_NETWORK_TIMEOUT", ""))
+        if value > 0 and math.isfinite(value):
+            return value
+    return NETWORK_TIMEOUT
+
+
+def interruptible(call: Callable[[], T]) -> T:
+    """``call()`` in a helper thread, waited for in short steps: a wait inside FFmpeg
+    (opening a URL, reading stdin) cannot hold off Ctrl-C or SIGTERM, whose
+    handler runs between the steps. A call left behind ends with the process."""
+    result: list = []
+
+    def run() -> None:
+        try:
+            result.append((call(), None))
+        except BaseException as exc:  # handed to the caller
+            result.append((None, exc))
+
+    helper = threading.Thread(target=run, name="vidkeys-open", daemon=True)
+    helper.start()
+    while helper.is_alive():
+        helper.join(0.1)
+    value, exc = result[0]
+    if exc is not None:
+        raise exc
+    return value
 
 
 def is_url(source: object) -> bool:
@@ -192,6 +229,7 @@ class FrameSource:
         self._discarded = 0  # packets the container's edit list drops
         self._container: av.container.InputContainer | None = None
         self._lock = threading.Lock()
+        self._abandoned = False
         if fps is not None and (fps <= 0 or not math.isfinite(fps)):
             raise VidkeysError(f"--fps must be a rate > 0, got {fps}")
         check_window(start, end)
@@ -249,15 +287,20 @@ class FrameSource:
             )
         try:
             if self.stdin:
-                self._container = av.open("pipe:0")
+                self._container = interruptible(lambda: av.open("pipe:0"))
             elif self.url:
-                self._container = av.open(self.url, timeout=30.0)
+                url = self.url
+                wait = network_timeout()
+                self._container = interruptible(lambda: av.open(url, timeout=wait))
             else:
                 self._container = av.open(str(self.path))
         except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
             if self.url or self.stdin:
                 what = f"cannot open {'stdin' if self.stdin else 'the URL'} as a video"
-                raise VidkeysError(f"{self.label}: {what} ({_first_line(exc)})") from exc
+                reason = _first_line(exc)
+                if self.url and "Immediate exit requested" in reason:  # FFmpeg's timeout
+                    reason = f"the server sent nothing for {network_timeout():g} s"
+                raise VidkeysError(f"{self.label}: {what} ({reason})") from exc
             raise VidkeysError(f"{self.path}: {_open_error(self.path, exc)}") from exc
         if not self._container.streams.video:
             self.close()
@@ -296,7 +339,12 @@ class FrameSource:
         # Decode the first frame now: its display matrix gives the rotation
         # (and a file with no decodable frame fails before any output exists).
         self._av_frames = self._decode()
-        self._first = next(self._av_frames, None)
+        frames = self._av_frames
+        self._first = (
+            interruptible(lambda: next(frames, None))
+            if self.url or self.stdin
+            else next(frames, None)
+        )
         if self._first is None:
             self.close()
             hint = ""
@@ -335,6 +383,11 @@ class FrameSource:
             # consumer while the decode thread is mid-packet) without a crash.
             with self._lock:
                 if self._container is None:
+                    return
+                if self._abandoned:  # closed while this thread was reading
+                    with contextlib.suppress(*ffmpeg_errors(), OSError):
+                        self._container.close()
+                    self._container = None
                     return
                 try:
                     packet = next(packets)
@@ -498,12 +551,22 @@ class FrameSource:
         return declared if declared - seen > max(1, declared // 50) else seen
 
     def close(self) -> None:
-        """Release the decoder (safe while another thread is decoding)."""
-        with self._lock:
+        """Release the decoder (safe while another thread is decoding).
+
+        A decode thread blocked in a read (a URL whose server stopped sending)
+        holds the decoder until the read times out: then the decoder is left to
+        that thread, which stops after the read, so a stop never waits on it.
+        """
+        if not self._lock.acquire(timeout=CLOSE_WAIT):
+            self._abandoned = True
+            return
+        try:
             if self._container is not None:
                 with contextlib.suppress(*ffmpeg_errors(), OSError):
                     self._container.close()
                 self._container = None
+        finally:
+            self._lock.release()
 
     def __enter__(self) -> FrameSource:
         return self
