@@ -95,7 +95,9 @@ class TrackerConfig:
     #: shuts and opens the lids in 3-6 frames, which the face's 0.1 Hz would
     #: flatten (on real clips the eye opening followed MediaPipe's at r 0.71
     #: smoothed so, 0.77 unsmoothed). Their filter opens sooner and reads speed
-    #: quicker (``benchmarks/bench_expression.py``, ``bench_jitter.py``).
+    #: quicker: 2 Hz and 4 Hz gave r 0.77, 1 and 4 Hz 0.76, 0.5 and 2 Hz 0.75
+    #: (still-face jitter 0.060, 0.052, 0.044 %; ``benchmarks/bench_expression.py``,
+    #: ``bench_jitter.py``).
     region_min_cutoff: float = 2.0
     region_d_cutoff: float = 4.0
 
