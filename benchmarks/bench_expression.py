@@ -74,15 +74,16 @@ TOOLS = ("vidkeys", "dlib", "mediapipe")
 
 def ear_68(points: np.ndarray) -> np.ndarray:
     """Mean EAR of the two eyes of ``(n, 68, 2)`` points (NaN rows stay NaN)."""
-    from vidkeys.keypoints.features import eye_aspect_ratio
+    from vidkeys.keypoints.features import eye_opening
 
-    return (eye_aspect_ratio(points, 36) + eye_aspect_ratio(points, 42)) / 2
+    return eye_opening(points)
 
 
 def lip_gap_68(points: np.ndarray) -> np.ndarray:
     """Inner-lip gap (62-66) over the outer eye corners (36-45)."""
-    gap = np.linalg.norm(points[:, 62] - points[:, 66], axis=-1)
-    return gap / np.linalg.norm(points[:, 36] - points[:, 45], axis=-1)
+    from vidkeys.keypoints.features import lip_gap
+
+    return lip_gap(points)
 
 
 # --- blinks -------------------------------------------------------------------------------

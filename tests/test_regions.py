@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 import vidkeys
-from vidkeys.keypoints.features import eye_aspect_ratio
+from vidkeys.keypoints.features import eye_opening as ear
+from vidkeys.keypoints.features import lip_gap
 from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.keypoints.regions import (
     EYE_SIZE,
@@ -27,15 +28,6 @@ from vidkeys.training.data import held_out_people
 from vidkeys.training.evaluate import face_boxes, place_points
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-
-
-def ear(points: np.ndarray) -> np.ndarray:
-    return (eye_aspect_ratio(points, 36) + eye_aspect_ratio(points, 42)) / 2
-
-
-def lip_gap(points: np.ndarray) -> np.ndarray:
-    iod = np.linalg.norm(points[:, 36] - points[:, 45], axis=1)
-    return np.linalg.norm(points[:, 62] - points[:, 66], axis=1) / iod
 
 
 def astronaut() -> tuple[np.ndarray, np.ndarray]:

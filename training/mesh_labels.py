@@ -79,14 +79,12 @@ def mesh_points(video: Path, python: str) -> np.ndarray:
 
 def keep_frames(teacher: np.ndarray, every: int) -> np.ndarray:
     """Indices of the frames to keep: every ``every``-th, and the closures."""
-    from vidkeys.keypoints.features import eye_aspect_ratio
+    from vidkeys.keypoints.features import eye_opening, lip_gap
 
     full = np.full((len(teacher), 68, 2), np.nan)
     full[:, 36:68] = teacher
     ok = np.isfinite(teacher).all(axis=(1, 2))
-    ear = (eye_aspect_ratio(full, 36) + eye_aspect_ratio(full, 42)) / 2
-    iod = np.linalg.norm(full[:, 36] - full[:, 45], axis=1)
-    gap = np.linalg.norm(full[:, 62] - full[:, 66], axis=1) / iod
+    ear, gap = eye_opening(full), lip_gap(full)
     median = np.nanmedian(ear) if ok.any() else 0.0
     closing = (ear < 0.8 * median) | (gap < 0.02)
     regular = np.arange(len(teacher)) % every == 0

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from vidkeys.faces.crop import apply_matrix, crop
-from vidkeys.keypoints.features import eye_aspect_ratio
+from vidkeys.keypoints.features import eye_opening, lip_gap
 from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.keypoints.regions import (
     EYE_SIZE,
@@ -48,7 +48,14 @@ from vidkeys.keypoints.regions import (
     RegionRefiner,
     region_matrices,
 )
-from vidkeys.training.augment import dark, jpeg, motion_blur
+from vidkeys.training.augment import (
+    AugmentConfig,
+    dark,
+    jpeg,
+    motion_blur,
+    photometric,
+    smaller,
+)
 from vidkeys.training.closures import close_eye, close_mouth
 from vidkeys.training.data import (
     held_out_faces,
@@ -128,24 +135,22 @@ def jitter(matrix: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarra
     return np.hstack([j[:, :2] @ matrix[:, :2], (j[:, :2] @ matrix[:, 2] + j[:, 2])[:, None]])
 
 
+#: Brightness, contrast, blur and noise of a patch (milder than a face crop's).
+PATCH_PHOTOMETRIC = AugmentConfig(
+    brightness=30.0, contrast=(0.6, 1.4), blur_prob=0.2, noise_max=6.0
+)
+
+
 def degrade(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Real video's conditions on a patch: resolution, blur, darkness, noise, JPEG."""
     size = patch.shape[0]
     if rng.random() < 0.35:
-        k = rng.uniform(0.25, 0.8)
-        little = cv2.resize(patch, (max(4, round(size * k)),) * 2, interpolation=cv2.INTER_AREA)
-        patch = cv2.resize(little, (size, size), interpolation=cv2.INTER_LINEAR)
+        patch = smaller(patch, size, size * rng.uniform(0.25, 0.8))
     if rng.random() < 0.15:
         patch = motion_blur(patch, rng.uniform(2, 0.12 * size), rng)
     if rng.random() < 0.15:
         patch = dark(patch, rng)
-    out = patch.astype(np.float32)
-    if rng.random() < 0.2:
-        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.5))
-    mean = out.mean()
-    out = (out - mean) * rng.uniform(0.6, 1.4) + mean + rng.uniform(-30, 30)
-    out += rng.normal(0, rng.uniform(0, 6), out.shape)
-    patch = np.clip(out, 0, 255).astype(np.uint8)
+    patch = photometric(patch, rng, PATCH_PHOTOMETRIC)
     if rng.random() < 0.2:
         patch = jpeg(patch, int(rng.integers(10, 60)))
     return patch
@@ -206,10 +211,8 @@ def figures(points: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Eye and mouth error, EAR agreement and the shut-lipped faces' gap."""
     iod = np.linalg.norm(labels[:, 36] - labels[:, 45], axis=1)
     err = np.linalg.norm(points - labels, axis=-1) / iod[:, None]
-    ear = (eye_aspect_ratio(points, 36) + eye_aspect_ratio(points, 42)) / 2
-    ear_l = (eye_aspect_ratio(labels, 36) + eye_aspect_ratio(labels, 42)) / 2
-    gap = np.linalg.norm(points[:, 62] - points[:, 66], axis=1) / iod
-    gap_l = np.linalg.norm(labels[:, 62] - labels[:, 66], axis=1) / iod
+    ear, ear_l = eye_opening(points), eye_opening(labels)
+    gap, gap_l = lip_gap(points), lip_gap(labels)
     shut = gap_l < 0.01
     return {
         "eye_nme": 100 * float(err[:, 36:48].mean()),

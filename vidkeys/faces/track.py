@@ -22,6 +22,9 @@ from vidkeys.faces.smooth import OneEuroFilter
 from vidkeys.keypoints.regions import REGION_POINTS
 from vidkeys.keypoints.weights import N_POINTS
 
+#: Rows of a face's ``(68, 2)`` points that the eye and mouth stage places.
+_REGION_ROWS = np.isin(np.arange(N_POINTS), REGION_POINTS)[:, None]
+
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over union of ``(n, 4)`` and ``(m, 4)`` ``(x, y, w, h)`` boxes: ``(n, m)``."""
@@ -273,12 +276,10 @@ class Tracker:
         cfg = self.config
         if not cfg.smooth:
             return None
-        region = np.zeros((N_POINTS, 1), bool)
-        region[REGION_POINTS] = True
         return OneEuroFilter(
-            np.where(region, cfg.region_min_cutoff, cfg.min_cutoff),
+            np.where(_REGION_ROWS, cfg.region_min_cutoff, cfg.min_cutoff),
             cfg.beta,
-            np.where(region, cfg.region_d_cutoff, OneEuroFilter.D_CUTOFF),
+            np.where(_REGION_ROWS, cfg.region_d_cutoff, OneEuroFilter.D_CUTOFF),
         )
 
     def _observe(

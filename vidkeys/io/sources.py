@@ -39,7 +39,6 @@ VIDEO_EXTS = frozenset(
     {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
     | {".mts", ".m2ts", ".gif", ".3gp", ".3g2", ".ogv", ".vob", ".mxf", ".dv", ".asf", ".f4v"}
 )
-#: Audio codecs MP4 takes as they are; anything else is re-encoded to AAC.
 #: The largest video frame vidkeys decodes, 225 megapixels (15000 x 15000; a
 #: 200-megapixel phone photo is 16320 x 12240): past it a frame takes gigabytes,
 #: and a file of a few bytes can declare one (a GIF of 16000 x 16000 frames).
@@ -66,6 +65,10 @@ def network_timeout() -> float:
     return NETWORK_TIMEOUT
 
 
+#: Name of :func:`interruptible`'s helper thread.
+OPEN_THREAD_NAME = "vidkeys-open"
+
+
 def interruptible(call: Callable[[], T]) -> T:
     """``call()`` in a helper thread, waited for in short steps: a wait inside FFmpeg
     (opening a URL, reading stdin) cannot hold off Ctrl-C or SIGTERM, whose
@@ -78,7 +81,7 @@ def interruptible(call: Callable[[], T]) -> T:
         except BaseException as exc:  # handed to the caller
             result.append((None, exc))
 
-    helper = threading.Thread(target=run, name="vidkeys-open", daemon=True)
+    helper = threading.Thread(target=run, name=OPEN_THREAD_NAME, daemon=True)
     helper.start()
     while helper.is_alive():
         helper.join(0.1)
@@ -286,11 +289,11 @@ class FrameSource:
                 "a video has its own frame rate"
             )
         try:
+            wait = network_timeout()
             if self.stdin:
                 self._container = interruptible(lambda: av.open("pipe:0"))
             elif self.url:
                 url = self.url
-                wait = network_timeout()
                 self._container = interruptible(lambda: av.open(url, timeout=wait))
             else:
                 self._container = av.open(str(self.path))
@@ -299,7 +302,7 @@ class FrameSource:
                 what = f"cannot open {'stdin' if self.stdin else 'the URL'} as a video"
                 reason = _first_line(exc)
                 if self.url and "Immediate exit requested" in reason:  # FFmpeg's timeout
-                    reason = f"the server sent nothing for {network_timeout():g} s"
+                    reason = f"the server sent nothing for {wait:g} s"
                 raise VidkeysError(f"{self.label}: {what} ({reason})") from exc
             raise VidkeysError(f"{self.path}: {_open_error(self.path, exc)}") from exc
         if not self._container.streams.video:

@@ -40,6 +40,16 @@ def mouth_aspect_ratio(points: np.ndarray) -> np.ndarray:
     return gaps / (3.0 * _dist(points, 60, 64))
 
 
+def eye_opening(points: np.ndarray) -> np.ndarray:
+    """The two eyes' mean EAR: what blink rules threshold."""
+    return (eye_aspect_ratio(points, 36) + eye_aspect_ratio(points, 42)) / 2
+
+
+def lip_gap(points: np.ndarray) -> np.ndarray:
+    """Inner-lip gap at the middle (62-66) over the outer eye corners: near 0 shut."""
+    return _dist(points, 62, 66) / interocular_distance(points)
+
+
 def interocular_distance(points: np.ndarray) -> np.ndarray:
     """Outer eye corner to outer eye corner, in pixels."""
     return _dist(points, 36, 45)

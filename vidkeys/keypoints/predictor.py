@@ -84,8 +84,9 @@ def resolve_device(device: str = "auto") -> str:
     return device
 
 
-def _onnx_session(graph: Path, threads: int | None) -> Any:
-    """An ONNX Runtime session on the CPU for the graph file ``graph``."""
+def _onnx_session(graph: Path, threads: int | None, spin: bool = True) -> Any:
+    """An ONNX Runtime session on the CPU for the graph file ``graph``; ``spin=False``:
+    no busy-waiting between calls (a graph run now and then beside other work)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -94,6 +95,8 @@ def _onnx_session(graph: Path, threads: int | None) -> Any:
     if threads:
         options.intra_op_num_threads = threads
     options.log_severity_level = 3  # errors only
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 

@@ -23,15 +23,14 @@ weights and how they were made: saved_models/README.md, "Eyes and mouth".
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from vidkeys.errors import VidkeysError
 from vidkeys.faces.crop import apply_matrix, crop, invert_matrix
-from vidkeys.keypoints.weights import check_model_file
+from vidkeys.keypoints.predictor import _onnx_session
+from vidkeys.keypoints.weights import DEFAULT_WEIGHTS, check_model_file
 
 #: Eye patch side (px) and span (outer-eye-corner distances).
 EYE_SIZE, EYE_SPAN = 48, 0.6
@@ -135,8 +134,6 @@ def place_regions(
 
 def default_regions() -> Path:
     """The shipped region graph, beside the face network's weights."""
-    from vidkeys.keypoints.weights import DEFAULT_WEIGHTS
-
     return DEFAULT_WEIGHTS.with_name("vidkeys_regions.onnx")
 
 
@@ -151,28 +148,16 @@ class RegionRefiner:
     """
 
     def __init__(self, graph: Path | str | None = None, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
         self.graph = Path(graph) if graph else default_regions()
         check_model_file(self.graph, "eye and mouth graph")
-        options = ort.SessionOptions()
-        options.inter_op_num_threads = 1
-        if threads:
-            options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        # No busy-waiting between calls: the decoding thread needs the core.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self._session = ort.InferenceSession(
-                str(self.graph), options, providers=["CPUExecutionProvider"]
-            )
+            # No busy-waiting between calls: the decoding thread needs the core.
+            self._session = _onnx_session(self.graph, threads, spin=False)
         except Exception as exc:  # a broken file
             raise VidkeysError(f"cannot run eye and mouth graph {self.graph}: {exc}") from exc
         names = [i.name for i in self._session.get_inputs()]
         if names != ["eyes", "eye_init", "mouths", "mouth_init"]:
             raise VidkeysError(f"{self.graph} is not a vidkeys eye and mouth graph ({names})")
-        props = self._session.get_modelmeta().custom_metadata_map
-        self.meta: dict[str, Any] = json.loads(props.get("meta", "{}"))
 
     def patches(
         self, eyes: np.ndarray, eye_init: np.ndarray, mouths: np.ndarray, mouth_init: np.ndarray

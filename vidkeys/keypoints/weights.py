@@ -53,16 +53,16 @@ def check_model_file(path: Path, what: str) -> None:
     """Refuse, in words, a model file that is not a readable, non-empty file: says
     whether it is missing, a folder, a pipe or device (``/dev/null``), or empty."""
     try:
-        mode = path.stat().st_mode
+        st = path.stat()
     except FileNotFoundError:
         raise VidkeysError(f"{what} not found: {path}") from None
     except OSError as exc:
         raise VidkeysError(f"cannot read {what} {path}: {exc.strerror}") from None
-    if stat.S_ISDIR(mode):
+    if stat.S_ISDIR(st.st_mode):
         raise VidkeysError(f"{what} {path} is a folder, not a file")
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(st.st_mode):
         raise VidkeysError(f"{what} {path} is not a regular file (a pipe or device)")
-    if path.stat().st_size == 0:
+    if st.st_size == 0:
         raise VidkeysError(f"cannot read {what} {path}: the file is empty")
 
 
