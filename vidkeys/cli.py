@@ -6,6 +6,7 @@ stderr and exit code 1; option mistakes are Typer's usage errors (exit 2).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import functools
@@ -14,7 +15,6 @@ import json
 import math
 import os
 import sys
-import threading
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -124,7 +124,7 @@ def user_errors(subject: object = None) -> Iterator[None]:
         raise typer.Exit(EXIT_ERROR) from None
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
-        _leave_blocked_readers(EXIT_INTERRUPTED)
+        _leave_at_once(EXIT_INTERRUPTED)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except BrokenPipeError:
         # `vidkeys export-csv IN -o - | head`: the reader went away. Quietly,
@@ -145,18 +145,15 @@ def user_errors(subject: object = None) -> Iterator[None]:
         _unexpected(subject, exc)
 
 
-def _leave_blocked_readers(code: int) -> None:
-    """Exit at once when a thread is still blocked inside FFmpeg (a stalled URL or
-    stdin): the interpreter's shutdown would tear down under it and crash. Every
-    output was already dropped or put in place by then."""
-    from vidkeys.io.prefetch import THREAD_NAME
-    from vidkeys.io.sources import OPEN_THREAD_NAME
-
-    names = {THREAD_NAME, OPEN_THREAD_NAME}
-    if any(t.name in names and t.is_alive() for t in threading.enumerate()):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+def _leave_at_once(code: int) -> None:
+    """Exit without the interpreter's shutdown. A stop can land while a helper
+    thread is inside FFmpeg (opening a stalled URL, reading stdin) or has just
+    left it, and tearing the interpreter down under or after such a thread can
+    crash. Every output was already dropped or put in place by then."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def _short(name: object, keep: int = 80) -> str:

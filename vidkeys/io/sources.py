@@ -65,10 +65,6 @@ def network_timeout() -> float:
     return NETWORK_TIMEOUT
 
 
-#: Name of :func:`interruptible`'s helper thread.
-OPEN_THREAD_NAME = "vidkeys-open"
-
-
 def interruptible(call: Callable[[], T]) -> T:
     """``call()`` in a helper thread, waited for in short steps: a wait inside FFmpeg
     (opening a URL, reading stdin) cannot hold off Ctrl-C or SIGTERM, whose
@@ -81,7 +77,7 @@ def interruptible(call: Callable[[], T]) -> T:
         except BaseException as exc:  # handed to the caller
             result.append((None, exc))
 
-    helper = threading.Thread(target=run, name=OPEN_THREAD_NAME, daemon=True)
+    helper = threading.Thread(target=run, name="vidkeys-open", daemon=True)
     helper.start()
     while helper.is_alive():
         helper.join(0.1)
