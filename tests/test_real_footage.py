@@ -88,3 +88,26 @@ def test_a_face_on_the_first_frame_is_found_on_the_first_frame() -> None:
     """talking_head: one face from frame 0 (it used to wait 10 frames for Haar)."""
     s = score("talking_head")
     assert s.latencies == [0]
+
+
+def test_a_face_turning_to_profile_keeps_its_id() -> None:
+    """tears_of_steel's second shot: a face turns from frontal to profile and back
+    (72 of its 120 frames not frontal, checked by eye); it is one face throughout."""
+    from vidkeys.truth import match_frame
+
+    truth = load_truth(Path(VIDEOS or ".") / "truth" / "tears_of_steel.json")
+    frames = run("tears_of_steel")
+    ids, turned, found_turned = set(), 0, 0
+    for index, faces in enumerate(truth):
+        person = [i for i, t in enumerate(faces) if t["id"] == "tears_of_steel11"]
+        if not person:
+            continue
+        turned += not faces[person[0]]["frontal"]
+        found = frames.get(index, [])
+        for f, t in match_frame(found, faces):
+            if t == person[0]:
+                ids.add(found[f].face_id)
+                found_turned += not faces[t]["frontal"]
+    assert turned >= 60
+    assert len(ids) == 1, f"ids {sorted(ids)}"
+    assert found_turned >= 0.95 * turned, f"{found_turned} of {turned} turned frames"
