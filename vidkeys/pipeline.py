@@ -7,19 +7,22 @@
         for face_id, pts in zip(result.faces.face_id, result.faces.points):
             ...  # pts: (68, 2) pixel coordinates
 
-A face search (:func:`~vidkeys.faces.search.face_search`: YuNet at three
-scales by default, or Haar's frontal and profile cascades) is the expensive
-stage, so it is cut into slices of about equal cost. While faces are being
-followed (each cropped from where its points were in the previous frame),
-one slice runs per ``detect_every`` frames in a background thread on the other
-core and its boxes join the tracker on the next frame: a fixed lag, not "when
-ready", so a run's output never depends on the machine's timing. With no
-face followed, the frontal slice and the next slice run at once on every
+A face search (:func:`~vidkeys.faces.search.face_search`: YuNet by default,
+Haar's cascades on request) is the expensive stage, so it is cut into slices
+of about equal cost: for YuNet the frame shrunk to the detection width, shrunk
+further, and twice the detection scale in tiles where that image is large.
+While faces are being followed (each cropped from where its points were in the
+previous frame), one slice runs per ``detect_every`` frames in a background
+thread on the other core and its boxes join the tracker on the next frame: a
+fixed lag, not "when ready", so a run's output never depends on the machine's
+timing. Half-way between those slices, the surroundings of faces seen small in
+this shot are searched finer (where small faces are, more come). With no face
+followed, the detection-scale slice and the next slice run at once on every
 ``idle_every``-th frame (half as often after a second without faces), so a
 face is picked up in the frame it appears or the next. The first frame is
-searched completely; at a scene cut (:mod:`vidkeys.faces.cuts`) every track ends,
-the shrunk-frame slices (frontal, profiles) run at once and again on the
-next frames, one a frame.
+searched completely; at a scene cut (:mod:`vidkeys.faces.cuts`) every track
+ends, the whole-frame slices run at once, then again on the next frames, one a
+frame, followed by every tile.
 
 Everything about tracks (following, starting, ending at cuts, settling a new
 face's points with a second prediction) is :meth:`Tracker.step`'s; this
@@ -234,11 +237,10 @@ class VideoRun:
             whole = False
         if whole:
             # The first frame (a still's only one) is searched completely; a
-            # cut on its shrunk-frame slices only (frontal, profiles: 0.1 s at
-            # 640x360 where the tiles would add 0.3 s a cut); its tiles follow
-            # in the cycle.
-            # Then the finer slices, one a frame: faces too small for the shrunk
-            # frame are in the new shot from its first frame too.
+            # cut on its whole-frame slices only (a 1080p frame's tiles would
+            # add four searches to the cut's frame). Then those slices again
+            # and the tiles, one a frame: a new shot's small faces are there
+            # from its first frame, not when the cycle reaches their tile.
             self._idle = 0
             self._small = []
             coarse = _coarse(plan)
@@ -247,9 +249,9 @@ class VideoRun:
             ]
             return self.search(gray, None if self.frames == 0 else _coarse(plan))
         if self._eager:
-            # A new shot: its shrunk-frame slices again on the next frames, one
-            # a frame (a face Haar misses on the cut's frame is often found on
-            # the next few: a three-quarter view at a cut, found 2 frames on).
+            # A new shot: its slices on the next frames, one a frame (a face
+            # missed on the cut's frame is often found on the next few: a
+            # three-quarter view at a cut, found 2 frames on).
             job = self._eager.pop(0)
             if not following:
                 return Detections.concat([boxes, self.search(gray, [job])])
@@ -279,7 +281,7 @@ class VideoRun:
 
     def _note_small(self, found: Detections, shape: tuple[int, ...]) -> None:
         """Add the surroundings of faces too small for the shrunk frame to this
-        shot's small-face areas, searched at twice the plan's finest scale."""
+        shot's small-face areas, searched finer than the cycle's slices."""
         plan = self.search.plan(shape[1], shape[0])
         coarse = plan[0].scale
         small = found.boxes[found.boxes[:, 2] * coarse < SMALL_FACE] if len(found) else []
@@ -290,29 +292,30 @@ class VideoRun:
         for x, y, w, h in small:
             m = SMALL_REACH * w
             areas.append((int(x - m), int(y - m), int(x + w + m), int(y + h + m)))
+        # An area costs at most two shrunk-frame searches: enlarged twice more
+        # where that fits (a face YuNet sees at 13-20 px is found far more often
+        # at twice the size), at the finest scale where only that fits, left to
+        # the cycle's slices where neither does.
+        budget = 2 * shape[0] * shape[1] * coarse**2
         self._small = []
-        for area in _union(areas, shape[1], shape[0]):
-            # Enlarged twice more where that stays affordable: a face YuNet sees
-            # at 13-20 px is found far more often at twice the size.
-            pixels = (area[2] - area[0]) * (area[3] - area[1]) * (2 * finest.scale) ** 2
-            scale = 2 * finest.scale if pixels <= SMALL_AREA_PIXELS else finest.scale
-            self._small.append(replace(finest, region=area, scale=scale))
+        for x0, y0, x1, y1 in _union(areas, shape[1], shape[0]):
+            pixels = (x1 - x0) * (y1 - y0) * finest.scale**2
+            if pixels <= budget:
+                scale = finest.scale * (2 if 4 * pixels <= budget else 1)
+                self._small.append(replace(finest, region=(x0, y0, x1, y1), scale=scale))
 
 
 #: Frames with no face followed after which faceless frames are searched half as often.
 LONG_IDLE = 24
 
-#: After a new shot, its shrunk-frame slices run this many times more, one a frame.
+#: After a new shot, its whole-frame slices run this many times more, one a frame.
 EAGER_ROUNDS = 1
 
 #: Faces narrower than this at the shrunk frame's scale are small: the shrunk
 #: search finds them less reliably (YuNet: under 20 px), the finest slices do.
 SMALL_FACE = 20
 #: A small face's surroundings reach this many face widths beyond its box.
-SMALL_REACH = 6.0
-#: The most pixels a small-face area is enlarged to (one 1280x720 image, about
-#: one search of a 1080p frame shrunk to half).
-SMALL_AREA_PIXELS = 1280 * 720
+SMALL_REACH = 5.0
 
 
 def _union(areas: list, width: int, height: int) -> list[tuple[int, int, int, int]]:
