@@ -221,7 +221,10 @@ def annotate_file(
                     info.fps,
                     audio_source=info.location if info.has_audio else None,
                     name=output,
-                    audio_window=(window.start, window.end),
+                    audio_window=(
+                        None if window.start is None else info.start + window.start,
+                        None if window.end is None else info.start + window.end,
+                    ),
                 )
             with _progress(run, quiet) as bar:
                 for result in run:

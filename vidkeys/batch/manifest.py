@@ -7,11 +7,12 @@ appended and synced to disk only after an input's outputs are in place.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import IO
+from typing import BinaryIO
 
 from vidkeys.batch.inputs import Task
 from vidkeys.errors import VidkeysError
@@ -78,9 +79,11 @@ def is_done(task: Task, records: dict[str, Record]) -> bool:
     )
 
 
-def open_manifest(path: Path) -> IO[str]:
-    """The manifest, to append to. A last line cut short (a full disk, a crash
-    mid-write) is ended first, so the next record starts a line of its own."""
+def open_manifest(path: Path) -> BinaryIO:
+    """The manifest, to append to, unbuffered: each record is written by
+    :func:`append_record` at once or taken back, never left in a buffer that a
+    later close would write. A last line cut short (a crash mid-write) is
+    ended first, so the next record starts a line of its own."""
     try:
         with open(path, "rb") as f:
             size = f.seek(0, os.SEEK_END)
@@ -88,25 +91,35 @@ def open_manifest(path: Path) -> IO[str]:
     except OSError:  # none yet (or unreadable: opening it to append says why)
         cut = False
     try:
-        manifest = path.open("a", encoding="utf-8")
+        manifest = path.open("ab", buffering=0)
         if cut:
-            manifest.write("\n")
+            manifest.write(b"\n")
         return manifest
     except OSError as exc:
         raise VidkeysError(f"cannot write {path}: {exc.strerror}") from exc
 
 
-def append_record(manifest: IO[str], record: Record) -> None:
+def append_record(manifest: BinaryIO, record: Record) -> None:
     """One line per record, on disk before the next task is counted.
 
     A full disk (or any write error) here is a known condition: the input's
     outputs are complete, only its line is missing, so a rerun once there is
-    room redoes just the inputs without a line.
+    room redoes just the inputs without a line. A line written in part (the
+    disk filled mid-line) or not synced is cut off again, so the manifest
+    holds whole records only.
     """
+    line = (json.dumps(asdict(record)) + "\n").encode()
     try:
-        manifest.write(json.dumps(asdict(record)) + "\n")
-        manifest.flush()
-        os.fsync(manifest.fileno())
+        end = manifest.seek(0, os.SEEK_END)
+        try:
+            written = 0
+            while written < len(line):
+                written += manifest.write(line[written:])
+            os.fsync(manifest.fileno())
+        except OSError:
+            with contextlib.suppress(OSError):
+                manifest.truncate(end)
+            raise
     except OSError as exc:
         raise VidkeysError(
             f"cannot write the batch manifest {manifest.name}: {exc.strerror or exc}; "

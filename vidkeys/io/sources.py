@@ -54,6 +54,13 @@ STDIN = "-"
 #: Image folders and frame iterables without a rate of their own.
 DEFAULT_FPS = 30.0
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+#: In MPEG-TS and MPEG-PS, a jump of the decode times back by more than
+#: JOIN_BACK seconds, or forward by more than JOIN_FORWARD, is where two
+#: recordings were joined (the thresholds the ffmpeg tool uses).
+JOIN_BACK, JOIN_FORWARD = 0.1, 10.0
+#: The most bytes of packets held, undecoded, on the way to ``--start``: past
+#: it (a stream with no key frames) decoding goes on from the held packets.
+HELD_BYTES = 64 * 1024 * 1024
 
 
 def network_timeout() -> float:
@@ -143,6 +150,9 @@ class SourceInfo:
     rotation: int = 0
     #: What to open again to read the audio (a path or URL; "" for stdin and arrays).
     location: str = ""
+    #: The stream's own time (s) that ``--start 0`` means: frame timestamps are this
+    #: plus the time from the start (an MPEG-TS file's clock starts near 1.4 s).
+    start: float = 0.0
 
 
 def is_image(path: Path) -> bool:
@@ -181,17 +191,82 @@ class _Window:
         check_window(start, end)
         self.start, self.end = start, end
         # Half a frame of slack: a frame stamped 0.9999 s counts as the one at 1 s.
-        self._slack = 0.5 / fps if fps > 0 else 1e-6
+        self.slack = 0.5 / fps if fps > 0 else 1e-6
 
     @property
     def whole(self) -> bool:
         return self.start is None and self.end is None
 
     def before(self, t: float) -> bool:
-        return self.start is not None and t < self.start - self._slack
+        return self.start is not None and t < self.start - self.slack
 
     def after(self, t: float) -> bool:
-        return self.end is not None and t >= self.end - self._slack
+        return self.end is not None and t >= self.end - self.slack
+
+
+def clock_restarts(container: av.container.InputContainer) -> bool:
+    """True for MPEG-TS and MPEG-PS (FFmpeg's "discontinuous times" formats), whose
+    clock may restart mid-file where recordings were joined."""
+    import av
+
+    return bool(container.format.flags & av.format.Flags.ts_discont.value)
+
+
+class Timeline:
+    """A stream's times in time-base units, made continuous where recordings were joined.
+
+    MPEG-TS and MPEG-PS files are often several recordings end to end (a
+    camera's split files joined with ``cat``, a capture across a broadcast's
+    clock reset): each part has its own clock. As players and the ffmpeg tool
+    do, a part starts where the decode times jump (:data:`JOIN_BACK`,
+    :data:`JOIN_FORWARD`) and is timed to follow the part before it (its
+    last packet and that packet's duration; ``step`` where none is given).
+    Packets are timed as they are demuxed; a frame takes its own packet's
+    offset (by its time stamp), since the decoder hands frames out later.
+    Other containers' times are taken as they are. ``latest`` is the latest
+    decode time demuxed, ``end`` the latest presentation time.
+    """
+
+    _PENDING = 1024  # offsets kept for frames still inside the decoder
+
+    def __init__(self, joins: bool, step: int, time_base: Fraction) -> None:
+        self.joins = joins
+        self._step = step  # the last packet's duration
+        self._back = JOIN_BACK / time_base
+        self._forward = JOIN_FORWARD / time_base
+        self._offset = 0
+        self._last: int | None = None  # the last decode time, continuous
+        self._pending: dict[int, int] = {}  # a packet's own time -> its offset
+        self.latest: int | None = None
+        self.end: int | None = None
+
+    def packet(self, packet: av.Packet) -> tuple[int | None, int | None]:
+        """The packet's (presentation, decode) times on the continuous timeline."""
+        pts, dts = packet.pts, packet.dts
+        if self.joins and dts is not None:
+            if self._last is not None:
+                jump = dts + self._offset - self._last
+                if jump < -self._back or jump > self._forward:
+                    self._offset = self._last + self._step - dts
+            self._last = dts + self._offset
+            self._step = packet.duration or self._step
+            if pts is not None:
+                self._pending[pts] = self._offset
+                if len(self._pending) > self._PENDING:  # frames that never came out
+                    del self._pending[next(iter(self._pending))]
+        if dts is not None:
+            dts += self._offset
+            self.latest = dts if self.latest is None else max(self.latest, dts)
+        if pts is not None:
+            pts += self._offset
+            self.end = pts if self.end is None else max(self.end, pts)
+        return pts, dts
+
+    def frame(self, pts: int) -> int:
+        """A decoded frame's time on the continuous timeline."""
+        if not self.joins:
+            return pts
+        return pts + self._pending.pop(pts, self._offset)
 
 
 class FrameSource:
@@ -202,10 +277,13 @@ class FrameSource:
     (a stream format such as MKV, MPEG-TS or fragmented MP4: stdin cannot
     seek); a ``scheme://`` input is opened by FFmpeg (http, https, rtsp...).
     ``start``/``end`` (seconds from the source's start) keep only the frames
-    in that window. After iterating, ``decoded`` counts the frames yielded,
-    ``expected`` the frames the source holds (as its container declares
-    them, or as the time stamps show), and ``skipped`` the difference:
-    frames lost to decoding errors or to a file cut short.
+    in that window, chosen by their own time stamps (decoding starts at the
+    last key frame before ``start``). After iterating, ``decoded`` counts the
+    frames yielded, ``expected`` the frames the source holds (as its
+    container declares them, or as the time stamps show: an MPEG-TS or
+    MPEG-PS file, whose declared length is an estimate, by its stream alone),
+    and ``skipped`` the difference: frames lost to decoding errors or to a
+    file cut short.
     """
 
     def __init__(
@@ -226,6 +304,9 @@ class FrameSource:
         self.expected: int | None = None
         self._failed = 0  # packets or images that could not be decoded
         self._discarded = 0  # packets the container's edit list drops
+        self._skip_to: int | None = None  # a window's start: packets before it are not decoded
+        self._seeked = False  # the demuxer was moved by a seek (it may land past a key frame)
+        self._eof = False  # the demuxer reached the end of the file
         self._container: av.container.InputContainer | None = None
         self._lock = threading.Lock()
         self._abandoned = False
@@ -318,6 +399,10 @@ class FrameSource:
                 f"{self.label}: frames of {w}x{h} are over the {MAX_FRAME_PIXELS / 1e6:.0f} "
                 "megapixels vidkeys reads (a damaged file, or a decompression bomb)"
             )
+        # MPEG-TS and MPEG-PS times may restart where recordings were joined.
+        joins = clock_restarts(self._container)
+        tb = stream.time_base or Fraction(1, 90000)
+        self._timeline = Timeline(joins, max(1, round(1 / (self._rate * tb))), tb)
         self._exact = bool(stream.frames)
         declared = stream.frames or None
         if declared is None:
@@ -334,7 +419,10 @@ class FrameSource:
                     seconds -= begin / av.time_base
             if seconds:
                 declared = round(seconds * float(rate)) or None
-        self._declared = declared
+        # An MPEG-TS or MPEG-PS duration is read off the file's own first and
+        # last times: it cannot say that frames are missing (and is wrong for
+        # joined recordings), so only the stream itself counts them.
+        self._declared = None if joins else declared
         # Decode the first frame now: its display matrix gives the rotation
         # (and a file with no decodable frame fails before any output exists).
         self._av_frames = self._decode()
@@ -367,8 +455,10 @@ class FrameSource:
         # Audio is read again from the source by the writer: not possible from stdin.
         has_audio = bool(self._container.streams.audio) and not self.stdin
         location = "" if self.stdin else (self.url or str(self.path))
+        origin = stream.start_time if stream.start_time is not None else self._first.pts
+        start = float(origin * stream.time_base) if origin is not None and stream.time_base else 0.0
         return SourceInfo(
-            self.path, "video", w, h, float(rate), declared, has_audio, rotation, location
+            self.path, "video", w, h, float(rate), declared, has_audio, rotation, location, start
         )
 
     def _decode(self) -> Iterator[av.VideoFrame]:
@@ -376,7 +466,7 @@ class FrameSource:
         import av
 
         assert self._container is not None
-        packets = self._container.demux(self._container.streams.video[0])
+        packets = self._packets()
         while True:
             # The lock lets close() run from another thread (an error in the
             # consumer while the decode thread is mid-packet) without a crash.
@@ -388,20 +478,81 @@ class FrameSource:
                         self._container.close()
                     self._container = None
                     return
-                try:
-                    packet = next(packets)
-                except StopIteration:
+                packet = next(packets, None)
+                if packet is None:
                     return
-                except (av.FFmpegError, OSError):  # a broken container: stop, keep what we have
-                    return
-                if packet.is_discard:  # dropped by the container's edit list
-                    self._discarded += 1
                 try:
                     frames = packet.decode()
                 except (av.FFmpegError, OSError):
                     self._failed += 1
                     continue
             yield from frames
+
+    def _packets(self) -> Iterator[av.Packet]:
+        """The video packets to decode, in order (taken under the lock).
+
+        While ``_skip_to`` is set (a window's start), packets are held, not
+        decoded, from each key frame at or before it on; once the stream
+        reaches it, decoding starts at the last such key frame, so every
+        frame from there on comes out whole and frames before the window are
+        never decoded. After a seek that did not land on such a key frame (an
+        MPEG or Ogg seek can land past it), the demuxer goes back to the
+        stream's start.
+        """
+        import av
+
+        assert self._container is not None
+        stream = self._container.streams.video[0]
+        packets = self._container.demux(stream)
+        held: list[av.Packet] = []
+        size = 0
+        anchored = not self._seeked  # held packets start where decoding can start
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                self._eof = True
+                yield from held
+                return
+            except (av.FFmpegError, OSError):  # a broken container: stop, keep what we have
+                yield from held
+                return
+            if packet.is_discard:  # dropped by the container's edit list
+                self._discarded += 1
+            pts, dts = self._timeline.packet(packet)
+            skip = self._skip_to
+            if skip is None:
+                yield packet
+                continue
+            if packet.is_keyframe and pts is not None and pts <= skip:
+                held, size, anchored = [packet], packet.size, True
+                continue
+            when = dts if dts is not None else pts
+            if packet.size and (when is None or when < skip) and size + packet.size <= HELD_BYTES:
+                held.append(packet)
+                size += packet.size
+                continue
+            if not anchored and self._rewind():
+                packets = self._container.demux(stream)
+                held, size, anchored = [], 0, True
+                continue
+            self._skip_to = None
+            yield from held
+            yield packet
+            held = []
+
+    def _rewind(self) -> bool:
+        """Send the demuxer back to the stream's start (under the lock); True if done."""
+        import av
+
+        assert self._container is not None
+        try:
+            self._container.seek(0)
+        except (av.FFmpegError, OSError):
+            return False
+        self._container.streams.video[0].codec_context.flush_buffers()
+        self._seeked = False
+        return True
 
     def _read_image(self, path: Path) -> np.ndarray:
         # Always in colour: OpenCV's IMREAD_GRAYSCALE converts differently from
@@ -455,6 +606,7 @@ class FrameSource:
         tb, rate, rotation = stream.time_base, self._rate, self.info.rotation
         start = stream.start_time
         prev, on_grid = -1, True
+        gaps: list[tuple[int, int]] = []  # (first slot, slots) of the grid without a frame
         window = _Window(self._start, self._end, float(rate))
         first_index: int | None = None  # the first frame in the window
         frames = self._av_frames
@@ -462,7 +614,7 @@ class FrameSource:
         if first is not None:
             if start is None and first.pts is not None:
                 start = first.pts
-            if self._seek(window, stream, start):
+            if self._skip(window, stream, start):
                 first = None  # the decoder now starts at the keyframe before --start
                 frames = self._av_frames
         if first is not None:
@@ -474,20 +626,23 @@ class FrameSource:
                 t = index / float(rate)
                 rel = t
             else:
+                pts = self._timeline.frame(frame.pts)
                 if start is None:
-                    start = frame.pts
-                t = float(frame.pts * tb)
-                rel = float((frame.pts - start) * tb)
+                    start = pts
+                t = float(pts * tb)
+                rel = float((pts - start) * tb)
                 if window.before(rel):  # decoded on the way from the keyframe
                     continue
                 # The index on the stream's frame grid; a variable-rate stream
                 # (off the grid, or two frames on one slot) is counted instead.
-                slot = (frame.pts - start) * tb * rate
+                slot = (pts - start) * tb * rate
                 index = round(slot)
                 if on_grid and (abs(slot - index) > 0.25 or index <= prev):
                     on_grid = False
                 if not on_grid:
                     index = prev + 1 + (self._failed - failed_before)
+                elif index > prev + 1 and (first_index is not None or window.whole):
+                    gaps.append((prev + 1, index - prev - 1))
             if window.after(rel):
                 break
             prev = index
@@ -500,48 +655,73 @@ class FrameSource:
             self.decoded += 1
             yield Frame(index, t, gray, image)
         if not window.whole and self.decoded == 0 and self._failed == 0:
-            length = f" (the video is {self.info.frames / float(rate):.1f} s long)"
+            seconds = self.info.frames / float(rate) if self.info.frames else None
+            end = self._timeline.end
+            if self._eof and end is not None and start is not None and tb is not None:
+                seconds = float((end - start) * tb) + 1 / float(rate)  # the stream's own length
             raise VidkeysError(
                 f"{self.label}: no frame from {window.start or 0:g} s"
                 + (f" to {window.end:g} s" if window.end is not None else " on")
-                + (length if self.info.frames else "")
+                + (f" (the video is {seconds:.1f} s long)" if seconds else "")
             )
+        # Slots after the last packet's decode time were never in the file: a
+        # cut by stream copy ends before the B-frames shown just before its
+        # last frame. Slots without a frame before it are frames lost.
+        latest = self._timeline.latest
+        beyond = math.inf
+        if latest is not None and start is not None and tb is not None:
+            beyond = math.floor((latest - start) * tb * rate)
+        cut = sum(max(0, slot + n - max(slot, beyond + 1)) for slot, n in gaps)
         if window.whole:
-            self.expected = self._expected(prev + 1, on_grid)
+            self.expected = self._expected(prev + 1 - cut, on_grid)
         else:  # a window: only its own time stamps say what it held
-            span = prev + 1 - (first_index or 0) if on_grid and first_index is not None else 0
+            span = prev + 1 - (first_index or 0) - cut if on_grid and first_index is not None else 0
             self.expected = max(span, self.decoded + self._failed)
 
-    def _seek(
+    def _skip(
         self, window: _Window, stream: av.video.stream.VideoStream, start: int | None
     ) -> bool:
-        """Jump to the keyframe before ``--start`` in a local file; True if done."""
+        """Decode only from the last key frame before ``--start``; True if a seek moved there.
+
+        Packets on the way are demuxed, not decoded (:meth:`_packets`). A local
+        file is first moved near ``--start`` by a seek on its times; not an
+        MPEG-TS or MPEG-PS file, whose times may restart where recordings were
+        joined: it is read from its start, which costs only demuxing.
+        """
         import av
 
-        # Local files only: a URL's server may not take ranges (decoding on drops the rest).
-        if not window.start or self.url or self.stdin or stream.time_base is None:
+        tb = stream.time_base
+        if not window.start or tb is None or start is None:
             return False
-        target = (start or 0) + int(window.start / stream.time_base)
+        skip_to = start + math.floor((window.start - window.slack) / tb)
+        if skip_to <= start:
+            return False
+        self._skip_to = skip_to
+        # Local files only: a URL's server may not take ranges (demuxing on drops the rest).
+        if self.url or self.stdin or self._timeline.joins:
+            return False
         with self._lock:
             if self._container is None:
                 return False
             try:
-                self._container.seek(target, stream=stream, backward=True)
+                self._container.seek(skip_to, stream=stream, backward=True)
             except (av.FFmpegError, OSError):
-                return False  # not seekable: decode from here and drop what comes before
+                return False  # not seekable: demux from here and drop what comes before
             stream.codec_context.flush_buffers()
+            self._seeked = True
             self._av_frames = self._decode()
         return True
 
-    def _expected(self, last: int, on_grid: bool) -> int:
+    def _expected(self, slots: int, on_grid: bool) -> int:
         """Frames the source holds: declared by the container, or seen in its time stamps.
 
         A count from the container's index (MP4, AVI) is the truth, less the
         packets its edit list drops; one estimated from the duration (MKV,
         WebM) is trusted only when clearly more than was seen. On a
-        constant-rate stream, gaps in the time stamps are frames lost too.
+        constant-rate stream, gaps in the time stamps are frames lost too
+        (``slots``: the grid's slots the file held).
         """
-        seen = max(last if on_grid else 0, self.decoded + self._failed)
+        seen = max(slots if on_grid else 0, self.decoded + self._failed)
         declared = self._declared
         if declared is None:
             return seen

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from vidkeys.errors import VidkeysError
+from vidkeys.io.sources import Timeline, clock_restarts
 
 #: Video containers by output extension; anything else is refused.
 CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
@@ -143,6 +144,8 @@ class VideoWriter:
         self._audio_in = src
         self._audio_packets = src.demux(in_stream)
         self._audio_time_base = in_stream.time_base
+        # Joined MPEG-TS recordings: the audio runs on as the frames do.
+        self._audio_times = Timeline(clock_restarts(src), 1, in_stream.time_base)
         if in_stream.codec_context.name in _COPY_AUDIO[self.format]:
             self._audio = self._out.add_stream_from_template(in_stream)
             self._transcode = False
@@ -168,8 +171,10 @@ class VideoWriter:
                 except (StopIteration, av.FFmpegError):
                     self._audio_packets = iter(())  # source audio exhausted (or broken)
                     break
-            if packet.dts is None:  # the demuxer's end-of-stream marker
-                continue
+                if packet.dts is None:  # the demuxer's end-of-stream marker
+                    continue
+                # Times made continuous (joined MPEG-TS recordings), once a packet.
+                packet.pts, packet.dts = self._audio_times.packet(packet)
             when = None if packet.pts is None else float(packet.pts * self._audio_time_base)
             if when is not None and self._audio_end is not None and when >= self._audio_end:
                 self._audio_packets = iter(())  # past --end: the rest is not wanted
@@ -181,8 +186,7 @@ class VideoWriter:
                 continue  # before --start
             if self._transcode:
                 try:
-                    for frame in packet.decode():
-                        frame.pts = None
+                    for frame in packet.decode():  # keeps its time: in step with the frames
                         self._out.mux(self._audio.encode(frame))
                 except av.FFmpegError:
                     continue
