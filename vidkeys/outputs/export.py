@@ -12,8 +12,9 @@ other columns, before vidkeys' own), then, with ``features=True``,
 ``ear_right, ear_left, mar, iod`` (see :mod:`vidkeys.keypoints.features`),
 with ``aus=True`` ``eye_open_right, eye_open_left`` and, with
 ``point_confidence=True``, ``conf_0..conf_67``. Action units and openness
-come from ``Faces.aus`` (:mod:`vidkeys.keypoints.actions`). Pose is in mm and radians, as OpenFace writes it (see
-:mod:`vidkeys.keypoints.pose`). ``confidence`` is ``Faces.confidence``
+come from ``Faces.aus`` (:mod:`vidkeys.keypoints.actions`). Pose is in mm and
+radians, as OpenFace writes it (see :mod:`vidkeys.keypoints.pose`).
+``confidence`` is ``Faces.confidence``
 (:func:`vidkeys.keypoints.confidence.landmark_confidence`)
 and ``success`` is 0 where it is below
 :data:`vidkeys.keypoints.confidence.SUCCESS_THRESHOLD` (tracked, points not to be trusted).
@@ -23,7 +24,10 @@ multi-face tool (FaceLandmarkVidMulti). The default layout: ``,`` between
 names, ``frame`` from 0 (the source's frame index, as in the Python API and
 JSON lines). ``openface=True`` writes OpenFace 2.2's layout: ``, `` between
 names and values, and ``frame`` from 1. JSON lines carry
-one object per frame, faces or not, with each face's 68 point confidences.
+one object per frame, faces or not, with each face's 68 point confidences;
+with ``aus=True`` each face also carries its action units and openness by
+the CSV's names, and each frame a ``blinks`` list: the eye closures that
+ended in it (:class:`~vidkeys.results.Blink`).
 """
 
 from __future__ import annotations
