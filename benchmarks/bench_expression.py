@@ -19,6 +19,15 @@ on a listed wink is neither). Printed per clip and in all: blinks found,
 false blinks, EAR's and lip gap's Pearson r with MediaPipe's, and the median
 lip gap on the truth's ``mouth_closed`` frames.
 
+vidkeys' own blink rule (``--aus``, :mod:`vidkeys.keypoints.actions`) is
+scored beside it, on the main face's ``AU45_c`` and blink events: each onset
+of ``AU45_c`` (a frame where it turns 1) matches a true blink when it lies
+within 2 frames of that blink's frames, each true blink matched once; an onset
+on a listed wink is neither found nor false, every other onset is false.
+Printed: true blinks found (recall), false onsets (precision), the events of
+found blinks whose ``eyes`` is ``both``, the events on winks marked as one
+eye, and ``AU25_c`` / ``AU26_c`` on the truth's shut-mouth and open-mouth frames.
+
 - vidkeys: ``vidkeys.process`` with default settings (``--fast``: no mirror test;
   ``--regions-model``: another eye and mouth graph, e.g. one trained without
   some clips, to score those clips as unseen).
@@ -48,6 +57,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +77,9 @@ MESH_LIPS, MESH_CORNERS = (13, 14), (33, 263)
 #: Held-out faces' labels read as shut eyes / shut lips below these.
 SHUT_EYE_EAR, SHUT_LIPS_GAP = 0.15, 0.01
 TOOLS = ("vidkeys", "dlib", "mediapipe")
+#: vidkeys' presence columns, as vidkeys.keypoints.actions.AU_PRESENCE (the peers'
+#: worker, in the peers' venv, does not import vidkeys).
+AU_PRESENCE = ("AU25_c", "AU26_c", "AU45_c")
 
 
 # --- measures on 68 points ----------------------------------------------------------------
@@ -227,26 +240,107 @@ def run_peers(video: Path, hint: list[float], peers: list[str], python: str) -> 
 # --- vidkeys --------------------------------------------------------------------------------
 
 
-def run_vidkeys(
-    video: Path, hint: list[float], fast: bool, **extra: object
-) -> tuple[np.ndarray, float]:
-    """The main face's 68 points per frame (NaN where it has none), and seconds taken."""
+@dataclass
+class VidkeysRun:
+    """The main face per frame: its points (NaN where none), action units and blinks."""
+
+    points: np.ndarray  # (n, 68, 2)
+    au: dict[str, np.ndarray]  # AU25_c, AU26_c, AU45_c per frame (0 where no face)
+    blinks: list  # vidkeys.results.Blink of the main face's ids
+    seconds: float
+
+
+def run_vidkeys(video: Path, hint: list[float], fast: bool, **extra: object) -> VidkeysRun:
+    """The main face (nearest the hint, then its previous place) through ``vidkeys.process``."""
     import vidkeys
 
     centre = np.array([hint[0] + hint[2] / 2, hint[1] + hint[3] / 2])
-    rows = []
+    rows, units, blinks, ids = [], [], [], set()
     t0 = time.perf_counter()
-    options = {"mirror_test": False} if fast else {}
-    options.update(extra)
+    options: dict[str, object] = {"mirror_test": False} if fast else {}
+    options.update(extra, aus=True)
     for frame in vidkeys.process(str(video), **options):
+        blinks += [b for b in frame.blinks if b.face_id in ids]
         pts = frame.faces.points
         if len(pts) == 0:
             rows.append(np.full((68, 2), np.nan))
+            units.append((0, 0, 0))
             continue
         i = int(np.argmin(np.linalg.norm(pts.mean(axis=1) - centre, axis=1)))
         centre = pts[i].mean(axis=0)
         rows.append(pts[i])
-    return np.array(rows, float).reshape(-1, 68, 2), time.perf_counter() - t0
+        ids.add(int(frame.faces.face_id[i]))
+        units.append(tuple(int(frame.faces.aus[k][i]) for k in AU_PRESENCE))
+    au = dict(zip(AU_PRESENCE, np.array(units, int).reshape(-1, 3).T, strict=True))
+    return VidkeysRun(
+        np.array(rows, float).reshape(-1, 68, 2), au, blinks, time.perf_counter() - t0
+    )
+
+
+def onsets(presence: np.ndarray) -> list[int]:
+    """Frames where a 0/1 series turns 1."""
+    on = np.asarray(presence) > 0
+    return np.flatnonzero(on & ~np.concatenate([[False], on[:-1]])).tolist()
+
+
+def within(frame: int, run: tuple[int, int]) -> bool:
+    """Whether a frame lies within :data:`MATCH_SLACK` frames of a run."""
+    return run[0] - MATCH_SLACK <= frame <= run[1] + MATCH_SLACK
+
+
+def score_au45(
+    presence: np.ndarray, truth: list[tuple[int, int]], winks: list[tuple[int, int]]
+) -> tuple[int, int]:
+    """True blinks matched by an ``AU45_c`` onset (each once), and false onsets."""
+    matched: set[int] = set()
+    false = 0
+    for frame in onsets(presence):
+        free = [k for k, t in enumerate(truth) if within(frame, t) and k not in matched]
+        if free:
+            matched.add(free[0])
+        elif not any(within(frame, w) for w in winks):
+            false += 1
+    return len(matched), false
+
+
+def au_figures(truth: dict, run: VidkeysRun) -> dict:
+    """vidkeys' AU45 onsets and events, and AU25/AU26 on the truth's mouth frames."""
+    blinks = [tuple(b) for b in truth["blinks"]]
+    winks = [tuple(w) for w in truth.get("winks", [])]
+    hits, false = score_au45(run.au["AU45_c"], blinks, winks)
+    found = [b for b in run.blinks if any(within(b.start, t) for t in blinks)]
+    on_winks = [b for b in run.blinks if any(within(b.start, w) for w in winks)]
+    n = len(run.points)
+    shut = frames_in(truth.get("mouth_closed", []), n)
+    wide = frames_in(truth.get("mouth_open", []), n)
+    return {
+        "au_hits": hits,
+        "au_false": false,
+        "both": sum(b.eyes == "both" for b in found),
+        "found_events": len(found),
+        "winks": len(winks),
+        "winks_found": len(on_winks),
+        "winks_one_eye": sum(b.eyes != "both" for b in on_winks),
+        "au25_shut": run.au["AU25_c"][shut].mean() if shut.any() else float("nan"),
+        "au25_wide": run.au["AU25_c"][wide].mean() if wide.any() else float("nan"),
+        "au26_shut": run.au["AU26_c"][shut].mean() if shut.any() else float("nan"),
+        "au26_wide": run.au["AU26_c"][wide].mean() if wide.any() else float("nan"),
+    }
+
+
+def print_au(label: str, fig: dict) -> None:
+    """One line of :func:`au_figures`' figures."""
+    precision = 100 * fig["au_hits"] / max(fig["au_hits"] + fig["au_false"], 1)
+    print(
+        f"  {label:9s} AU45_c onsets {fig['au_hits']:2d}/{fig['blinks']:2d}"
+        f" ({100 * fig['au_hits'] / max(fig['blinks'], 1):.0f} %) false {fig['au_false']:2d}"
+        f" (precision {precision:.0f} %); events of found blinks on both eyes"
+        f" {fig['both']}/{fig['found_events']}; winks {fig['winks_found']}/{fig['winks']} seen,"
+        f" {fig['winks_one_eye']} as one eye; AU25_c shut/open mouth"
+        f" {fig['au25_shut']:.2f}/{fig['au25_wide']:.2f}, AU26_c"
+        f" {fig['au26_shut']:.2f}/{fig['au26_wide']:.2f}",
+        flush=True,
+    )
 
 
 def clip_figures(truth: dict, ear: np.ndarray, gap: np.ndarray, mp: np.ndarray | None) -> dict:
@@ -272,6 +366,7 @@ def bench_clips(
     folder: Path, tools: list[str], python: str, fast: bool, only: list[str], extra: dict
 ) -> None:
     rows: dict[str, list[dict]] = {t: [] for t in tools}
+    aus: list[dict] = []
     for truth_file in sorted((folder / "truth").glob("*.json")):
         truth = json.loads(truth_file.read_text())
         video = folder / truth.get("clip", truth_file.stem + ".mp4")
@@ -282,9 +377,11 @@ def bench_clips(
         peer = run_peers(video, hint, peers, python) if peers else {}
         mp = peer.get("mediapipe")
         series = {}
+        au = None
         if "vidkeys" in tools:
-            pts, sec = run_vidkeys(video, hint, fast, **extra)
-            series["vidkeys"] = (ear_68(pts), lip_gap_68(pts), sec)
+            run = run_vidkeys(video, hint, fast, **extra)
+            series["vidkeys"] = (ear_68(run.points), lip_gap_68(run.points), run.seconds)
+            au = {"blinks": len(truth["blinks"]), **au_figures(truth, run)}
         if "dlib" in tools:
             series["dlib"] = (ear_68(peer["dlib"]), lip_gap_68(peer["dlib"]), float(peer["dlib_s"]))
         if mp is not None:
@@ -301,6 +398,9 @@ def bench_clips(
                 f"  {len(ear) / sec:5.1f} fps",
                 flush=True,
             )
+        if au is not None:
+            aus.append(au)
+            print_au("AU45", au)
     print("all clips")
     for tool in tools:
         r = rows[tool]
@@ -317,6 +417,11 @@ def bench_clips(
             f"  gap r mean {np.nanmean([x['gap_r'] for x in r]):.2f}"
             f"  shut-lip gap median of clips {np.median(closed) if closed else float('nan'):.3f}"
         )
+    if aus:
+        total = {k: sum(a[k] for a in aus) for k in aus[0] if not k.startswith("au2")}
+        for k in ("au25_shut", "au25_wide", "au26_shut", "au26_wide"):
+            total[k] = float(np.nanmean([a[k] for a in aus]))  # mean of the clips that have any
+        print_au("AU45", total)
 
 
 # --- held-out labelled faces ----------------------------------------------------------------

@@ -33,11 +33,14 @@ whose eyes are shut when it appears is seen shut only once they have opened.
 Only rows whose points are trusted (``confidence`` >= 0.5) feed the baselines.
 
 One rule gives ``AU45_c`` and the blink events. A *closure* starts on the
-first frame whose mean openness of the two eyes is under :data:`SHUT` and
-lasts until a frame of the same face reads over :data:`REOPEN` (the gap
-between the two keeps one blink from flickering into several); ``AU45_c`` is
-1 on its frames. When the eyes are seen open again the closure is a
-:class:`~vidkeys.results.Blink`: its frames, times, and whose eyes. It is one
+first frame whose mean openness of the two eyes is under :data:`SHUT`, or
+one of whose eyes is under :data:`WINK_SHUT` (a wink with the other eye wide
+open), and lasts until a frame of the same face reads over :data:`REOPEN`
+with both eyes over :data:`WINK_REOPEN` (the gaps between the levels keep one
+blink from flickering into several); ``AU45_c`` is 1 on its frames, winks'
+included: it marks eye closure, and the event says whose eyes. When the eyes
+are seen open again the closure is a :class:`~vidkeys.results.Blink`: its
+frames, times, and whose eyes. It is one
 eye's (a wink) when, at the frame where one eye is most shut, that eye is
 under :data:`WINK_SHUT` while the other is at least :data:`WINK_OPEN`; else
 both. A closure still running when the face is lost for good or the input
@@ -86,6 +89,8 @@ REOPEN = 0.6
 #: any blink of the clips without winks).
 WINK_SHUT = 0.25
 WINK_OPEN = 0.4
+#: Both eyes must be over this for a closure to end (WINK_SHUT's margin, as REOPEN's).
+WINK_REOPEN = 0.35
 #: Lips part (AU25_c) when the gap is this many eye distances over neutral;
 #: AU25_r is one step for every LIPS_STEP (5 at 0.25 eye distances).
 LIPS_APART = 0.03
@@ -222,11 +227,11 @@ class ActionUnits:
             return None
         closure = track.closure
         if closure is None:
-            if mean < SHUT:
+            if mean < SHUT or min(right, left) < WINK_SHUT:
                 track.closure = _Closure(index, t, index, t)
                 track.closure.see(index, t, right, left)
             return None
-        if mean <= REOPEN:
+        if mean <= REOPEN or min(right, left) <= WINK_REOPEN:
             closure.see(index, t, right, left)
             return None
         track.closure = None

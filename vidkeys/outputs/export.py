@@ -124,7 +124,7 @@ class KeypointSink:
         faces = result.faces
         measures = face_features(faces.points) if self.features else None
         conf = faces.confidence
-        if self.aus and faces.aus.dtype.names is None:
+        if self.aus and not set(AU_COLUMNS) <= set(faces.aus.dtype.names or ()):
             raise VidkeysError("the results carry no action units: run the pipeline with aus=True")
         if self.fmt == "csv":
             lines = []
