@@ -27,6 +27,10 @@ on a listed wink is neither found nor false, every other onset is false.
 Printed: true blinks found (recall), false onsets (precision), the events of
 found blinks whose ``eyes`` is ``both``, the events on winks marked as one
 eye, and ``AU25_c`` / ``AU26_c`` on the truth's shut-mouth and open-mouth frames.
+``--sweep-shut V ...`` (and ``--sweep-eye-percentile Q ...``) replays each
+clip's main face through the rule with other levels (``REOPEN`` 0.1 over
+``SHUT``) and baselines, and prints the onsets found and false per clip for
+each: how the shipped levels were chosen.
 
 - vidkeys: ``vidkeys.process`` with default settings (``--fast``: no mirror test;
   ``--regions-model``: another eye and mouth graph, e.g. one trained without
@@ -57,6 +61,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,6 +253,9 @@ class VidkeysRun:
     au: dict[str, np.ndarray]  # AU25_c, AU26_c, AU45_c per frame (0 where no face)
     blinks: list  # vidkeys.results.Blink of the main face's ids
     seconds: float
+    face_id: np.ndarray  # (n,) the main face's id, -1 where none
+    confidence: np.ndarray  # (n,)
+    times: np.ndarray  # (n,) seconds
 
 
 def run_vidkeys(video: Path, hint: list[float], fast: bool, **extra: object) -> VidkeysRun:
@@ -255,7 +263,7 @@ def run_vidkeys(video: Path, hint: list[float], fast: bool, **extra: object) -> 
     import vidkeys
 
     centre = np.array([hint[0] + hint[2] / 2, hint[1] + hint[3] / 2])
-    rows, units, blinks, ids = [], [], [], set()
+    rows, units, blinks, ids, faces = [], [], [], set(), []
     t0 = time.perf_counter()
     options: dict[str, object] = {"mirror_test": False} if fast else {}
     options.update(extra, aus=True)
@@ -265,16 +273,63 @@ def run_vidkeys(video: Path, hint: list[float], fast: bool, **extra: object) -> 
         if len(pts) == 0:
             rows.append(np.full((68, 2), np.nan))
             units.append((0, 0, 0))
+            faces.append((-1, np.nan, frame.timestamp))
             continue
         i = int(np.argmin(np.linalg.norm(pts.mean(axis=1) - centre, axis=1)))
         centre = pts[i].mean(axis=0)
         rows.append(pts[i])
         ids.add(int(frame.faces.face_id[i]))
+        faces.append((int(frame.faces.face_id[i]), frame.faces.confidence[i], frame.timestamp))
         units.append(tuple(int(frame.faces.aus[k][i]) for k in AU_PRESENCE))
     au = dict(zip(AU_PRESENCE, np.array(units, int).reshape(-1, 3).T, strict=True))
-    return VidkeysRun(
-        np.array(rows, float).reshape(-1, 68, 2), au, blinks, time.perf_counter() - t0
-    )
+    seconds = time.perf_counter() - t0
+    face_id, conf, times = (np.array(c) for c in zip(*faces, strict=True))
+    points = np.array(rows, float).reshape(-1, 68, 2)
+    return VidkeysRun(points, au, blinks, seconds, face_id, conf, times)
+
+
+def replay_au45(run: VidkeysRun, shut: float, percentile: float) -> np.ndarray:
+    """``AU45_c`` of the main face again, with the rule's levels and eye baseline changed."""
+    from vidkeys.keypoints import actions
+    from vidkeys.results import Faces
+
+    saved = actions.SHUT, actions.REOPEN, actions.EYE_PERCENTILE
+    actions.SHUT, actions.REOPEN, actions.EYE_PERCENTILE = shut, shut + 0.1, percentile
+    try:
+        rule, out, blank = actions.ActionUnits(), np.zeros(len(run.points), int), np.zeros((1, 3))
+        for k in np.flatnonzero(run.face_id >= 0):
+            face = Faces(
+                run.face_id[k : k + 1],
+                np.zeros((1, 4)),
+                run.points[k : k + 1],
+                run.confidence[k : k + 1],
+                blank,
+                blank,
+                np.zeros((1, 68)),
+            )
+            out[k] = rule(int(k), float(run.times[k]), face)[0].aus["AU45_c"][0]
+        return out
+    finally:
+        actions.SHUT, actions.REOPEN, actions.EYE_PERCENTILE = saved
+
+
+def print_sweep(replays: dict[str, tuple[dict, VidkeysRun]], shuts, percentiles) -> None:
+    """Per clip, true blinks found / false onsets of ``AU45_c`` at each level and baseline."""
+    names = list(replays)
+    print("sweep: AU45_c onsets found/false per clip")
+    print(f"  {'percentile':>10s} {'SHUT':>5s}  " + "  ".join(f"{n:>8s}" for n in names))
+    for q in percentiles:
+        for shut in shuts:
+            cells = []
+            for truth, run in replays.values():
+                presence = replay_au45(run, shut, q)
+                hits, false = score_au45(
+                    presence,
+                    [tuple(b) for b in truth["blinks"]],
+                    [tuple(w) for w in truth.get("winks", [])],
+                )
+                cells.append(f"{hits:>2d}/{len(truth['blinks'])} f{false}")
+            print(f"  {q:>10g} {shut:>5.3g}  " + "  ".join(f"{c:>8s}" for c in cells), flush=True)
 
 
 def onsets(presence: np.ndarray) -> list[int]:
@@ -328,13 +383,21 @@ def au_figures(truth: dict, run: VidkeysRun) -> dict:
     }
 
 
+def finite(reduce: Callable[[np.ndarray], float], values: list[float]) -> float:
+    """``reduce`` over the finite values; NaN when there are none (no MediaPipe run)."""
+    x = np.asarray(values, float)
+    x = x[np.isfinite(x)]
+    return float(reduce(x)) if len(x) else float("nan")
+
+
 def print_au(label: str, fig: dict) -> None:
     """One line of :func:`au_figures`' figures."""
-    precision = 100 * fig["au_hits"] / max(fig["au_hits"] + fig["au_false"], 1)
+    onsets = fig["au_hits"] + fig["au_false"]
+    precision = f"{100 * fig['au_hits'] / onsets:.0f} %" if onsets else "-"
     print(
         f"  {label:9s} AU45_c onsets {fig['au_hits']:2d}/{fig['blinks']:2d}"
         f" ({100 * fig['au_hits'] / max(fig['blinks'], 1):.0f} %) false {fig['au_false']:2d}"
-        f" (precision {precision:.0f} %); events of found blinks on both eyes"
+        f" (precision {precision}); events of found blinks on both eyes"
         f" {fig['both']}/{fig['found_events']}; winks {fig['winks_found']}/{fig['winks']} seen,"
         f" {fig['winks_one_eye']} as one eye; AU25_c shut/open mouth"
         f" {fig['au25_shut']:.2f}/{fig['au25_wide']:.2f}, AU26_c"
@@ -363,10 +426,17 @@ def clip_figures(truth: dict, ear: np.ndarray, gap: np.ndarray, mp: np.ndarray |
 
 
 def bench_clips(
-    folder: Path, tools: list[str], python: str, fast: bool, only: list[str], extra: dict
+    folder: Path,
+    tools: list[str],
+    python: str,
+    fast: bool,
+    only: list[str],
+    extra: dict,
+    sweep: tuple[list[float], list[float]] = ([], []),
 ) -> None:
     rows: dict[str, list[dict]] = {t: [] for t in tools}
     aus: list[dict] = []
+    replays: dict[str, tuple[dict, VidkeysRun]] = {}
     for truth_file in sorted((folder / "truth").glob("*.json")):
         truth = json.loads(truth_file.read_text())
         video = folder / truth.get("clip", truth_file.stem + ".mp4")
@@ -382,6 +452,7 @@ def bench_clips(
             run = run_vidkeys(video, hint, fast, **extra)
             series["vidkeys"] = (ear_68(run.points), lip_gap_68(run.points), run.seconds)
             au = {"blinks": len(truth["blinks"]), **au_figures(truth, run)}
+            replays[video.stem] = (truth, run)
         if "dlib" in tools:
             series["dlib"] = (ear_68(peer["dlib"]), lip_gap_68(peer["dlib"]), float(peer["dlib_s"]))
         if mp is not None:
@@ -412,16 +483,20 @@ def bench_clips(
         print(
             f"  {tool:9s} blinks found {hits}/{total} ({100 * hits / max(total, 1):.0f} %),"
             f" precision {100 * hits / max(found, 1):.0f} %"
-            f"  EAR r mean {np.nanmean([x['ear_r'] for x in r]):.2f}"
-            f" (min {np.nanmin([x['ear_r'] for x in r]):.2f})"
-            f"  gap r mean {np.nanmean([x['gap_r'] for x in r]):.2f}"
+            f"  EAR r mean {finite(np.mean, [x['ear_r'] for x in r]):.2f}"
+            f" (min {finite(np.min, [x['ear_r'] for x in r]):.2f})"
+            f"  gap r mean {finite(np.mean, [x['gap_r'] for x in r]):.2f}"
             f"  shut-lip gap median of clips {np.median(closed) if closed else float('nan'):.3f}"
         )
     if aus:
         total = {k: sum(a[k] for a in aus) for k in aus[0] if not k.startswith("au2")}
         for k in ("au25_shut", "au25_wide", "au26_shut", "au26_wide"):
-            total[k] = float(np.nanmean([a[k] for a in aus]))  # mean of the clips that have any
+            total[k] = finite(np.mean, [a[k] for a in aus])  # the clips that have such frames
         print_au("AU45", total)
+    if replays and (sweep[0] or sweep[1]):
+        from vidkeys.keypoints import actions
+
+        print_sweep(replays, sweep[0] or [actions.SHUT], sweep[1] or [actions.EYE_PERCENTILE])
 
 
 # --- held-out labelled faces ----------------------------------------------------------------
@@ -479,11 +554,18 @@ def main() -> None:
     )
     parser.add_argument("--only", nargs="*", default=[], help="clip names (no suffix)")
     parser.add_argument("--no-held-out", action="store_true")
+    parser.add_argument(
+        "--sweep-shut", nargs="*", type=float, default=[], help="AU45 levels to replay"
+    )
+    parser.add_argument(
+        "--sweep-eye-percentile", nargs="*", type=float, default=[], help="eye baselines to replay"
+    )
     args = parser.parse_args()
     if args.videos:
         tools = ["vidkeys", *[p for p in ("dlib", "mediapipe") if p in args.peers]]
         extra = {"regions_model": args.regions_model} if args.regions_model else {}
-        bench_clips(args.videos, tools, args.python, args.fast, args.only, extra)
+        sweep = (args.sweep_shut, args.sweep_eye_percentile)
+        bench_clips(args.videos, tools, args.python, args.fast, args.only, extra, sweep)
     if args.data and not args.no_held_out:
         bench_held_out(args.data, args.fast, args.regions_model)
 

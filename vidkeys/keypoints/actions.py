@@ -13,9 +13,8 @@ resting lips read as that person's neutral, not as a half blink:
   eyes are open most of the time (a blink takes ~0.1-0.4 s every few
   seconds), so the median is the usual open eye and stays so while up to
   half the window is shut; a high percentile follows wide-eyed moments
-  (surprise, grimaces) and then ordinary open eyes read half shut. On the
-  real clips (``benchmarks/bench_expression.py``) the 90th percentile gave
-  5 false blinks on the expressive clips where the median gave 1;
+  (surprise, grimaces) and then ordinary open eyes read half shut
+  (``benchmarks/bench_expression.py --sweep-eye-percentile`` compares them);
 - lips: the inner-lip gap (:func:`~vidkeys.keypoints.features.lip_gap`, in
   eye distances) above its 10th percentile in the window, the face's shut lips
   (the points of shut lips are never exactly together);
@@ -74,13 +73,15 @@ AU_DTYPE = np.dtype(
 #: Seconds of a track's past its baselines are taken over: longer than a
 #: deliberate eye closure, short enough to follow a head turning for good.
 BASELINE_SECONDS = 10.0
+#: The percentile of each eye's aspect ratio taken as its usual opening.
+EYE_PERCENTILE = 50
 #: The percentile of the lip gap and of the jaw's opening taken as neutral.
 NEUTRAL_PERCENTILE = 10
 #: A closure starts under this mean openness of the two eyes (half as open
 #: as usual) and ends over REOPEN. SHUT was chosen on lp_d9, lp_d13 and
-#: lp_s20 (every value from 0.40 to 0.60 finds all their blinks with none
-#: false; 0.5 is the middle) and tested on the other four clips
-#: (docs/benchmarks.md, "Action units").
+#: lp_s20 (the middle of the values that find all their blinks with none
+#: false) and tested on the other four clips (docs/benchmarks.md, "Action
+#: units"; ``benchmarks/bench_expression.py --sweep-shut``).
 SHUT = 0.5
 REOPEN = 0.6
 #: A closure is one eye's when that eye is under WINK_SHUT (a quarter of
@@ -189,7 +190,7 @@ class ActionUnits:
             for ear, window in zip(ears[i], track.eyes, strict=True):
                 if trusted:
                     window.add(timestamp, ear)
-                base = window.percentile(50, ear)
+                base = window.percentile(EYE_PERCENTILE, ear)
                 openness.append(ear / base if base > 0 else np.nan)
             right, left = openness
             row["eye_open_right"], row["eye_open_left"] = right, left
