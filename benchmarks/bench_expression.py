@@ -82,9 +82,6 @@ MESH_LIPS, MESH_CORNERS = (13, 14), (33, 263)
 #: Held-out faces' labels read as shut eyes / shut lips below these.
 SHUT_EYE_EAR, SHUT_LIPS_GAP = 0.15, 0.01
 TOOLS = ("vidkeys", "dlib", "mediapipe")
-#: vidkeys' presence columns, as vidkeys.keypoints.actions.AU_PRESENCE (the peers'
-#: worker, in the peers' venv, does not import vidkeys).
-AU_PRESENCE = ("AU25_c", "AU26_c", "AU45_c")
 
 
 # --- measures on 68 points ----------------------------------------------------------------
@@ -256,14 +253,16 @@ class VidkeysRun:
     face_id: np.ndarray  # (n,) the main face's id, -1 where none
     confidence: np.ndarray  # (n,)
     times: np.ndarray  # (n,) seconds
+    openness: np.ndarray  # (n, 2) eye_open_right, eye_open_left (NaN where no face)
 
 
 def run_vidkeys(video: Path, hint: list[float], fast: bool, **extra: object) -> VidkeysRun:
     """The main face (nearest the hint, then its previous place) through ``vidkeys.process``."""
     import vidkeys
+    from vidkeys.keypoints.actions import AU_PRESENCE
 
     centre = np.array([hint[0] + hint[2] / 2, hint[1] + hint[3] / 2])
-    rows, units, blinks, ids, faces = [], [], [], set(), []
+    rows, units, blinks, ids, faces, eyes = [], [], [], set(), [], []
     t0 = time.perf_counter()
     options: dict[str, object] = {"mirror_test": False} if fast else {}
     options.update(extra, aus=True)
@@ -274,18 +273,28 @@ def run_vidkeys(video: Path, hint: list[float], fast: bool, **extra: object) -> 
             rows.append(np.full((68, 2), np.nan))
             units.append((0, 0, 0))
             faces.append((-1, np.nan, frame.timestamp))
+            eyes.append((np.nan, np.nan))
             continue
         i = int(np.argmin(np.linalg.norm(pts.mean(axis=1) - centre, axis=1)))
         centre = pts[i].mean(axis=0)
         rows.append(pts[i])
         ids.add(int(frame.faces.face_id[i]))
         faces.append((int(frame.faces.face_id[i]), frame.faces.confidence[i], frame.timestamp))
+        eyes.append(tuple(frame.faces.aus[k][i] for k in ("eye_open_right", "eye_open_left")))
         units.append(tuple(int(frame.faces.aus[k][i]) for k in AU_PRESENCE))
     au = dict(zip(AU_PRESENCE, np.array(units, int).reshape(-1, 3).T, strict=True))
     seconds = time.perf_counter() - t0
     face_id, conf, times = (np.array(c) for c in zip(*faces, strict=True))
     points = np.array(rows, float).reshape(-1, 68, 2)
-    return VidkeysRun(points, au, blinks, seconds, face_id, conf, times)
+    openness = np.array(eyes, float).reshape(-1, 2)
+    return VidkeysRun(points, au, blinks, seconds, face_id, conf, times, openness)
+
+
+def deepest(run: VidkeysRun, blink) -> tuple[float, float]:
+    """The eyes at a closure's frame where one eye is most shut: (that eye, the other)."""
+    eyes = run.openness[blink.start : blink.end + 1]
+    k = int(np.nanargmin(eyes.min(axis=1)))
+    return float(eyes[k].min()), float(eyes[k].max())
 
 
 def replay_au45(run: VidkeysRun, shut: float, percentile: float) -> np.ndarray:
@@ -360,6 +369,8 @@ def score_au45(
 
 def au_figures(truth: dict, run: VidkeysRun) -> dict:
     """vidkeys' AU45 onsets and events, and AU25/AU26 on the truth's mouth frames."""
+    from vidkeys.keypoints.actions import WINK_SHUT
+
     blinks = [tuple(b) for b in truth["blinks"]]
     winks = [tuple(w) for w in truth.get("winks", [])]
     hits, false = score_au45(run.au["AU45_c"], blinks, winks)
@@ -376,6 +387,13 @@ def au_figures(truth: dict, run: VidkeysRun) -> dict:
         "winks": len(winks),
         "winks_found": len(on_winks),
         "winks_one_eye": sum(b.eyes != "both" for b in on_winks),
+        # What the wink rule reads: the other eye where one eye is most shut
+        # (of the blinks with an eye under WINK_SHUT: the ones a wink could be).
+        "blink_other": max(
+            (o for s, o in (deepest(run, b) for b in found) if s < WINK_SHUT),
+            default=float("nan"),
+        ),
+        "wink_eyes": [deepest(run, b) for b in on_winks],
         "au25_shut": run.au["AU25_c"][shut].mean() if shut.any() else float("nan"),
         "au25_wide": run.au["AU25_c"][wide].mean() if wide.any() else float("nan"),
         "au26_shut": run.au["AU26_c"][shut].mean() if shut.any() else float("nan"),
@@ -402,6 +420,12 @@ def print_au(label: str, fig: dict) -> None:
         f" {fig['winks_one_eye']} as one eye; AU25_c shut/open mouth"
         f" {fig['au25_shut']:.2f}/{fig['au25_wide']:.2f}, AU26_c"
         f" {fig['au26_shut']:.2f}/{fig['au26_wide']:.2f}",
+        flush=True,
+    )
+    winks = ", ".join(f"{shut:.2f}/{other:.2f}" for shut, other in fig["wink_eyes"])
+    print(
+        f"  {'':9s} where one eye is most shut: the other eye in blinks at most"
+        f" {fig['blink_other']:.2f}; winks' shut/other eye {winks or '-'}",
         flush=True,
     )
 
@@ -489,7 +513,11 @@ def bench_clips(
             f"  shut-lip gap median of clips {np.median(closed) if closed else float('nan'):.3f}"
         )
     if aus:
-        total = {k: sum(a[k] for a in aus) for k in aus[0] if not k.startswith("au2")}
+        counts = ("blinks", "au_hits", "au_false", "both", "found_events")
+        total: dict = {k: sum(a[k] for a in aus) for k in (*counts, "winks", "winks_found")}
+        total["winks_one_eye"] = sum(a["winks_one_eye"] for a in aus)
+        total["blink_other"] = finite(np.max, [a["blink_other"] for a in aus])
+        total["wink_eyes"] = [e for a in aus for e in a["wink_eyes"]]
         for k in ("au25_shut", "au25_wide", "au26_shut", "au26_wide"):
             total[k] = finite(np.mean, [a[k] for a in aus])  # the clips that have such frames
         print_au("AU45", total)
