@@ -29,7 +29,8 @@ written never changes, and a part of a video (``--start``) reads as the same
 part of the whole after its first seconds. The cost: a track's first frames
 have little history (its first frame reads 1, as open as usual), and a face
 whose eyes are shut when it appears is seen shut only once they have opened.
-Only rows whose points are trusted (``confidence`` >= 0.5) feed the baselines.
+Only rows whose points are trusted (``confidence`` >= 0.5) feed the baselines:
+the window is a face's last seconds of trusted rows.
 
 One rule gives ``AU45_c`` and the blink events. A *closure* starts on the
 first frame whose mean openness of the two eyes is under :data:`SHUT`, or
@@ -85,15 +86,16 @@ NEUTRAL_PERCENTILE = 10
 SHUT = 0.5
 REOPEN = 0.6
 #: A closure is one eye's when that eye is under WINK_SHUT (a quarter of
-#: its usual height: shut lids read 0.05-0.2 on lp_d9's closures) while the
-#: other is at least WINK_OPEN (above 0.33, the most the less shut eye read in
-#: any blink of the clips without winks).
+#: its usual height) while the other is at least WINK_OPEN: over what the less
+#: shut eye read in the blinks of the clips without winks (``bench_expression.py``
+#: prints it per clip), so that none of those blinks reads as a wink.
 WINK_SHUT = 0.25
 WINK_OPEN = 0.4
 #: Both eyes must be over this for a closure to end (WINK_SHUT's margin, as REOPEN's).
 WINK_REOPEN = 0.35
 #: Lips part (AU25_c) when the gap is this many eye distances over neutral;
-#: AU25_r is one step for every LIPS_STEP (5 at 0.25 eye distances).
+#: AU25_r is one step for every LIPS_STEP (5 at 0.25 eye distances). The
+#: bench prints AU25_c and AU26_c on the real clips' shut and wide-open mouths.
 LIPS_APART = 0.03
 LIPS_STEP = 0.05
 #: The jaw drops (AU26_c) when nose-to-chin is this share over neutral and
