@@ -49,6 +49,7 @@ ends is not an event (its end is unknown); its ``AU45_c`` frames stay.
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from dataclasses import dataclass, field, replace
 
@@ -106,26 +107,40 @@ JAW_STEP = 0.04
 MAX_INTENSITY = 5.0
 
 
+def _intensity(value: float) -> float:
+    """``value`` within OpenFace's 0-5 (NaN stays NaN: points that give no measure)."""
+    return min(max(float(value), 0.0), MAX_INTENSITY)
+
+
 class _Window:
-    """A value's last :data:`BASELINE_SECONDS` of a track, and a percentile of them."""
+    """A value's last :data:`BASELINE_SECONDS` of a track, and a percentile of them.
+
+    The values are also kept sorted (``bisect``), so a percentile is a lookup
+    rather than a sort of the window on every frame of every face.
+    """
 
     def __init__(self) -> None:
-        self._times: deque[float] = deque()
-        self._values: deque[float] = deque()
+        self._times: deque[tuple[float, float]] = deque()
+        self._sorted: list[float] = []
 
     def add(self, t: float, value: float) -> None:
         if np.isfinite(value):
-            self._times.append(t)
-            self._values.append(value)
-        while self._times and t - self._times[0] > BASELINE_SECONDS:
-            self._times.popleft()
-            self._values.popleft()
+            self._times.append((t, value))
+            bisect.insort(self._sorted, value)
+        while self._times and t - self._times[0][0] > BASELINE_SECONDS:
+            _, old = self._times.popleft()
+            del self._sorted[bisect.bisect_left(self._sorted, old)]
 
     def percentile(self, q: float, current: float) -> float:
-        """The ``q``-th percentile of the window; ``current`` while it is empty."""
-        if not self._values:
+        """The ``q``-th percentile of the window (numpy's linear rule); ``current``
+        while it is empty."""
+        values = self._sorted
+        if not values:
             return current
-        return float(np.percentile(np.fromiter(self._values, float), q))
+        position = q / 100 * (len(values) - 1)
+        low = int(position)
+        high = min(low + 1, len(values) - 1)
+        return values[low] + (values[high] - values[low]) * (position - low)
 
 
 @dataclass
@@ -197,7 +212,7 @@ class ActionUnits:
             right, left = openness
             row["eye_open_right"], row["eye_open_left"] = right, left
             mean = (right + left) / 2
-            row["AU45_r"] = np.clip(MAX_INTENSITY * (1 - mean), 0, MAX_INTENSITY)
+            row["AU45_r"] = _intensity(MAX_INTENSITY * (1 - mean))
             ended = self._close(track, face_id, index, timestamp, right, left, mean)
             if ended is not None:
                 blinks.append(ended)
@@ -208,8 +223,8 @@ class ActionUnits:
             apart = gaps[i] - track.lips.percentile(NEUTRAL_PERCENTILE, gaps[i])
             jaw_neutral = track.jaw.percentile(NEUTRAL_PERCENTILE, jaws[i])
             drop = jaws[i] / jaw_neutral - 1 if jaw_neutral > 0 else np.nan
-            row["AU25_r"] = np.clip(apart / LIPS_STEP, 0, MAX_INTENSITY)
-            row["AU26_r"] = np.clip(drop / JAW_STEP, 0, MAX_INTENSITY)
+            row["AU25_r"] = _intensity(apart / LIPS_STEP)
+            row["AU26_r"] = _intensity(drop / JAW_STEP)
             row["AU25_c"] = apart > LIPS_APART
             row["AU26_c"] = apart > LIPS_APART and drop > JAW_DROP
         self._forget(timestamp)
