@@ -19,6 +19,19 @@ on a listed wink is neither). Printed per clip and in all: blinks found,
 false blinks, EAR's and lip gap's Pearson r with MediaPipe's, and the median
 lip gap on the truth's ``mouth_closed`` frames.
 
+vidkeys' own blink rule (``--aus``, :mod:`vidkeys.keypoints.actions`) is
+scored beside it, on the main face's ``AU45_c`` and blink events: each onset
+of ``AU45_c`` (a frame where it turns 1) matches a true blink when it lies
+within 2 frames of that blink's frames, each true blink matched once; an onset
+on a listed wink is neither found nor false, every other onset is false.
+Printed: true blinks found (recall), false onsets (precision), the events of
+found blinks whose ``eyes`` is ``both``, the events on winks marked as one
+eye, and ``AU25_c`` / ``AU26_c`` on the truth's shut-mouth and open-mouth frames.
+``--sweep-shut V ...`` (and ``--sweep-eye-percentile Q ...``) replays each
+clip's main face through the rule with other levels (``REOPEN`` 0.1 over
+``SHUT``) and baselines, and prints the onsets found and false per clip for
+each: how the shipped levels were chosen.
+
 - vidkeys: ``vidkeys.process`` with default settings (``--fast``: no mirror test;
   ``--regions-model``: another eye and mouth graph, e.g. one trained without
   some clips, to score those clips as unseen).
@@ -48,6 +61,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -227,26 +242,192 @@ def run_peers(video: Path, hint: list[float], peers: list[str], python: str) -> 
 # --- vidkeys --------------------------------------------------------------------------------
 
 
-def run_vidkeys(
-    video: Path, hint: list[float], fast: bool, **extra: object
-) -> tuple[np.ndarray, float]:
-    """The main face's 68 points per frame (NaN where it has none), and seconds taken."""
+@dataclass
+class VidkeysRun:
+    """The main face per frame: its points (NaN where none), action units and blinks."""
+
+    points: np.ndarray  # (n, 68, 2)
+    au: dict[str, np.ndarray]  # AU25_c, AU26_c, AU45_c per frame (0 where no face)
+    blinks: list  # vidkeys.results.Blink of the main face's ids
+    seconds: float
+    face_id: np.ndarray  # (n,) the main face's id, -1 where none
+    confidence: np.ndarray  # (n,)
+    times: np.ndarray  # (n,) seconds
+    openness: np.ndarray  # (n, 2) eye_open_right, eye_open_left (NaN where no face)
+
+
+def run_vidkeys(video: Path, hint: list[float], fast: bool, **extra: object) -> VidkeysRun:
+    """The main face (nearest the hint, then its previous place) through ``vidkeys.process``."""
     import vidkeys
+    from vidkeys.keypoints.actions import AU_PRESENCE
 
     centre = np.array([hint[0] + hint[2] / 2, hint[1] + hint[3] / 2])
-    rows = []
+    rows, units, blinks, ids, faces, eyes = [], [], [], set(), [], []
     t0 = time.perf_counter()
-    options = {"mirror_test": False} if fast else {}
-    options.update(extra)
+    options: dict[str, object] = {"mirror_test": False} if fast else {}
+    options.update(extra, aus=True)
     for frame in vidkeys.process(str(video), **options):
+        blinks += [b for b in frame.blinks if b.face_id in ids]
         pts = frame.faces.points
         if len(pts) == 0:
             rows.append(np.full((68, 2), np.nan))
+            units.append((0, 0, 0))
+            faces.append((-1, np.nan, frame.timestamp))
+            eyes.append((np.nan, np.nan))
             continue
         i = int(np.argmin(np.linalg.norm(pts.mean(axis=1) - centre, axis=1)))
         centre = pts[i].mean(axis=0)
         rows.append(pts[i])
-    return np.array(rows, float).reshape(-1, 68, 2), time.perf_counter() - t0
+        ids.add(int(frame.faces.face_id[i]))
+        faces.append((int(frame.faces.face_id[i]), frame.faces.confidence[i], frame.timestamp))
+        eyes.append(tuple(frame.faces.aus[k][i] for k in ("eye_open_right", "eye_open_left")))
+        units.append(tuple(int(frame.faces.aus[k][i]) for k in AU_PRESENCE))
+    au = dict(zip(AU_PRESENCE, np.array(units, int).reshape(-1, 3).T, strict=True))
+    seconds = time.perf_counter() - t0
+    face_id, conf, times = (np.array(c) for c in zip(*faces, strict=True))
+    points = np.array(rows, float).reshape(-1, 68, 2)
+    openness = np.array(eyes, float).reshape(-1, 2)
+    return VidkeysRun(points, au, blinks, seconds, face_id, conf, times, openness)
+
+
+def deepest(run: VidkeysRun, blink) -> tuple[float, float]:
+    """The eyes at a closure's frame where one eye is most shut: (that eye, the other)."""
+    eyes = run.openness[blink.start : blink.end + 1]
+    k = int(np.nanargmin(eyes.min(axis=1)))
+    return float(eyes[k].min()), float(eyes[k].max())
+
+
+def replay_au45(run: VidkeysRun, shut: float, percentile: float) -> np.ndarray:
+    """``AU45_c`` of the main face again, with the rule's levels and eye baseline changed."""
+    from vidkeys.keypoints import actions
+    from vidkeys.results import Faces
+
+    saved = actions.SHUT, actions.REOPEN, actions.EYE_PERCENTILE
+    actions.SHUT, actions.REOPEN, actions.EYE_PERCENTILE = shut, shut + 0.1, percentile
+    try:
+        rule, out, blank = actions.ActionUnits(), np.zeros(len(run.points), int), np.zeros((1, 3))
+        for k in np.flatnonzero(run.face_id >= 0):
+            face = Faces(
+                run.face_id[k : k + 1],
+                np.zeros((1, 4)),
+                run.points[k : k + 1],
+                run.confidence[k : k + 1],
+                blank,
+                blank,
+                np.zeros((1, 68)),
+            )
+            out[k] = rule(int(k), float(run.times[k]), face)[0].aus["AU45_c"][0]
+        return out
+    finally:
+        actions.SHUT, actions.REOPEN, actions.EYE_PERCENTILE = saved
+
+
+def print_sweep(replays: dict[str, tuple[dict, VidkeysRun]], shuts, percentiles) -> None:
+    """Per clip, true blinks found / false onsets of ``AU45_c`` at each level and baseline."""
+    names = list(replays)
+    print("sweep: AU45_c onsets found/false per clip")
+    print(f"  {'percentile':>10s} {'SHUT':>5s}  " + "  ".join(f"{n:>8s}" for n in names))
+    for q in percentiles:
+        for shut in shuts:
+            cells = []
+            for truth, run in replays.values():
+                presence = replay_au45(run, shut, q)
+                hits, false = score_au45(
+                    presence,
+                    [tuple(b) for b in truth["blinks"]],
+                    [tuple(w) for w in truth.get("winks", [])],
+                )
+                cells.append(f"{hits:>2d}/{len(truth['blinks'])} f{false}")
+            print(f"  {q:>10g} {shut:>5.3g}  " + "  ".join(f"{c:>8s}" for c in cells), flush=True)
+
+
+def onsets(presence: np.ndarray) -> list[int]:
+    """Frames where a 0/1 series turns 1."""
+    on = np.asarray(presence) > 0
+    return np.flatnonzero(on & ~np.concatenate([[False], on[:-1]])).tolist()
+
+
+def within(frame: int, run: tuple[int, int]) -> bool:
+    """Whether a frame lies within :data:`MATCH_SLACK` frames of a run."""
+    return run[0] - MATCH_SLACK <= frame <= run[1] + MATCH_SLACK
+
+
+def score_au45(
+    presence: np.ndarray, truth: list[tuple[int, int]], winks: list[tuple[int, int]]
+) -> tuple[int, int]:
+    """True blinks matched by an ``AU45_c`` onset (each once), and false onsets."""
+    matched: set[int] = set()
+    false = 0
+    for frame in onsets(presence):
+        free = [k for k, t in enumerate(truth) if within(frame, t) and k not in matched]
+        if free:
+            matched.add(free[0])
+        elif not any(within(frame, w) for w in winks):
+            false += 1
+    return len(matched), false
+
+
+def au_figures(truth: dict, run: VidkeysRun) -> dict:
+    """vidkeys' AU45 onsets and events, and AU25/AU26 on the truth's mouth frames."""
+    from vidkeys.keypoints.actions import WINK_SHUT
+
+    blinks = [tuple(b) for b in truth["blinks"]]
+    winks = [tuple(w) for w in truth.get("winks", [])]
+    hits, false = score_au45(run.au["AU45_c"], blinks, winks)
+    found = [b for b in run.blinks if any(within(b.start, t) for t in blinks)]
+    on_winks = [b for b in run.blinks if any(within(b.start, w) for w in winks)]
+    n = len(run.points)
+    shut = frames_in(truth.get("mouth_closed", []), n)
+    wide = frames_in(truth.get("mouth_open", []), n)
+    return {
+        "au_hits": hits,
+        "au_false": false,
+        "both": sum(b.eyes == "both" for b in found),
+        "found_events": len(found),
+        "winks": len(winks),
+        "winks_found": len(on_winks),
+        "winks_one_eye": sum(b.eyes != "both" for b in on_winks),
+        # What the wink rule reads: the other eye where one eye is most shut
+        # (of the blinks with an eye under WINK_SHUT: the ones a wink could be).
+        "blink_other": max(
+            (o for s, o in (deepest(run, b) for b in found) if s < WINK_SHUT),
+            default=float("nan"),
+        ),
+        "wink_eyes": [deepest(run, b) for b in on_winks],
+        "au25_shut": run.au["AU25_c"][shut].mean() if shut.any() else float("nan"),
+        "au25_wide": run.au["AU25_c"][wide].mean() if wide.any() else float("nan"),
+        "au26_shut": run.au["AU26_c"][shut].mean() if shut.any() else float("nan"),
+        "au26_wide": run.au["AU26_c"][wide].mean() if wide.any() else float("nan"),
+    }
+
+
+def finite(reduce: Callable[[np.ndarray], float], values: list[float]) -> float:
+    """``reduce`` over the finite values; NaN when there are none (no MediaPipe run)."""
+    x = np.asarray(values, float)
+    x = x[np.isfinite(x)]
+    return float(reduce(x)) if len(x) else float("nan")
+
+
+def print_au(label: str, fig: dict) -> None:
+    """One line of :func:`au_figures`' figures."""
+    onsets = fig["au_hits"] + fig["au_false"]
+    precision = f"{100 * fig['au_hits'] / onsets:.0f} %" if onsets else "-"
+    print(
+        f"  {label:9s} AU45_c onsets {fig['au_hits']:2d}/{fig['blinks']:2d}"
+        f" ({100 * fig['au_hits'] / max(fig['blinks'], 1):.0f} %) false {fig['au_false']:2d}"
+        f" (precision {precision}); events of found blinks on both eyes"
+        f" {fig['both']}/{fig['found_events']}; winks {fig['winks_found']}/{fig['winks']} seen,"
+        f" {fig['winks_one_eye']} as one eye; AU25_c shut/open mouth"
+        f" {fig['au25_shut']:.2f}/{fig['au25_wide']:.2f}, AU26_c"
+        f" {fig['au26_shut']:.2f}/{fig['au26_wide']:.2f}",
+        flush=True,
+    )
+    winks = ", ".join(f"{shut:.2f}/{other:.2f}" for shut, other in fig["wink_eyes"])
+    print(
+        f"  {'':9s} where one eye is most shut: the other eye in blinks at most"
+        f" {fig['blink_other']:.2f}; winks' shut/other eye {winks or '-'}",
+        flush=True,
+    )
 
 
 def clip_figures(truth: dict, ear: np.ndarray, gap: np.ndarray, mp: np.ndarray | None) -> dict:
@@ -269,9 +450,17 @@ def clip_figures(truth: dict, ear: np.ndarray, gap: np.ndarray, mp: np.ndarray |
 
 
 def bench_clips(
-    folder: Path, tools: list[str], python: str, fast: bool, only: list[str], extra: dict
+    folder: Path,
+    tools: list[str],
+    python: str,
+    fast: bool,
+    only: list[str],
+    extra: dict,
+    sweep: tuple[list[float], list[float]] = ([], []),
 ) -> None:
     rows: dict[str, list[dict]] = {t: [] for t in tools}
+    aus: list[dict] = []
+    replays: dict[str, tuple[dict, VidkeysRun]] = {}
     for truth_file in sorted((folder / "truth").glob("*.json")):
         truth = json.loads(truth_file.read_text())
         video = folder / truth.get("clip", truth_file.stem + ".mp4")
@@ -282,9 +471,12 @@ def bench_clips(
         peer = run_peers(video, hint, peers, python) if peers else {}
         mp = peer.get("mediapipe")
         series = {}
+        au = None
         if "vidkeys" in tools:
-            pts, sec = run_vidkeys(video, hint, fast, **extra)
-            series["vidkeys"] = (ear_68(pts), lip_gap_68(pts), sec)
+            run = run_vidkeys(video, hint, fast, **extra)
+            series["vidkeys"] = (ear_68(run.points), lip_gap_68(run.points), run.seconds)
+            au = {"blinks": len(truth["blinks"]), **au_figures(truth, run)}
+            replays[video.stem] = (truth, run)
         if "dlib" in tools:
             series["dlib"] = (ear_68(peer["dlib"]), lip_gap_68(peer["dlib"]), float(peer["dlib_s"]))
         if mp is not None:
@@ -301,6 +493,9 @@ def bench_clips(
                 f"  {len(ear) / sec:5.1f} fps",
                 flush=True,
             )
+        if au is not None:
+            aus.append(au)
+            print_au("AU45", au)
     print("all clips")
     for tool in tools:
         r = rows[tool]
@@ -312,11 +507,24 @@ def bench_clips(
         print(
             f"  {tool:9s} blinks found {hits}/{total} ({100 * hits / max(total, 1):.0f} %),"
             f" precision {100 * hits / max(found, 1):.0f} %"
-            f"  EAR r mean {np.nanmean([x['ear_r'] for x in r]):.2f}"
-            f" (min {np.nanmin([x['ear_r'] for x in r]):.2f})"
-            f"  gap r mean {np.nanmean([x['gap_r'] for x in r]):.2f}"
+            f"  EAR r mean {finite(np.mean, [x['ear_r'] for x in r]):.2f}"
+            f" (min {finite(np.min, [x['ear_r'] for x in r]):.2f})"
+            f"  gap r mean {finite(np.mean, [x['gap_r'] for x in r]):.2f}"
             f"  shut-lip gap median of clips {np.median(closed) if closed else float('nan'):.3f}"
         )
+    if aus:
+        counts = ("blinks", "au_hits", "au_false", "both", "found_events")
+        total: dict = {k: sum(a[k] for a in aus) for k in (*counts, "winks", "winks_found")}
+        total["winks_one_eye"] = sum(a["winks_one_eye"] for a in aus)
+        total["blink_other"] = finite(np.max, [a["blink_other"] for a in aus])
+        total["wink_eyes"] = [e for a in aus for e in a["wink_eyes"]]
+        for k in ("au25_shut", "au25_wide", "au26_shut", "au26_wide"):
+            total[k] = finite(np.mean, [a[k] for a in aus])  # the clips that have such frames
+        print_au("AU45", total)
+    if replays and (sweep[0] or sweep[1]):
+        from vidkeys.keypoints import actions
+
+        print_sweep(replays, sweep[0] or [actions.SHUT], sweep[1] or [actions.EYE_PERCENTILE])
 
 
 # --- held-out labelled faces ----------------------------------------------------------------
@@ -374,11 +582,18 @@ def main() -> None:
     )
     parser.add_argument("--only", nargs="*", default=[], help="clip names (no suffix)")
     parser.add_argument("--no-held-out", action="store_true")
+    parser.add_argument(
+        "--sweep-shut", nargs="*", type=float, default=[], help="AU45 levels to replay"
+    )
+    parser.add_argument(
+        "--sweep-eye-percentile", nargs="*", type=float, default=[], help="eye baselines to replay"
+    )
     args = parser.parse_args()
     if args.videos:
         tools = ["vidkeys", *[p for p in ("dlib", "mediapipe") if p in args.peers]]
         extra = {"regions_model": args.regions_model} if args.regions_model else {}
-        bench_clips(args.videos, tools, args.python, args.fast, args.only, extra)
+        sweep = (args.sweep_shut, args.sweep_eye_percentile)
+        bench_clips(args.videos, tools, args.python, args.fast, args.only, extra, sweep)
     if args.data and not args.no_held_out:
         bench_held_out(args.data, args.fast, args.regions_model)
 

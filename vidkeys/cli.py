@@ -418,6 +418,12 @@ PointConfidence = Annotated[
     bool,
     typer.Option("--point-confidence", help="Add each point's confidence (conf_0..conf_67)."),
 ]
+Aus = Annotated[bool, typer.Option("--aus", help=option_help(PipelineConfig, "aus"))]
+
+
+def _with_aus(config: PipelineConfig, aus: bool) -> PipelineConfig:
+    """``config`` measuring action units too when ``--aus`` is given."""
+    return dataclasses.replace(config, aus=True) if aus else config
 
 
 def _inputs(fps: float | None, start: float | None, end: float | None) -> Any:
@@ -541,6 +547,7 @@ def annotate(
     features: Features = False,
     openface: OpenFace = False,
     point_confidence: PointConfidence = False,
+    aus: Aus = PipelineConfig.aus,
     start: Start = None,
     end: End = None,
     fps: Fps = None,
@@ -556,7 +563,7 @@ def annotate(
             source,
             output,
             csv,
-            config,
+            _with_aus(config, aus),
             annotator,
             quiet=quiet,
             features=features,
@@ -582,6 +589,7 @@ def export_csv(
     features: Features = False,
     openface: OpenFace = False,
     point_confidence: PointConfidence = False,
+    aus: Aus = PipelineConfig.aus,
     start: Start = None,
     end: End = None,
     fps: Fps = None,
@@ -595,7 +603,7 @@ def export_csv(
             source,
             output,
             _value(fmt),
-            config,
+            _with_aus(config, aus),
             quiet=quiet,
             features=features,
             inputs=_inputs(fps, start, end),
@@ -701,6 +709,7 @@ def batch(
     force: Annotated[bool, typer.Option("--force", help="Redo inputs already done.")] = False,
     features: Features = False,
     openface: OpenFace = False,
+    aus: Aus = PipelineConfig.aus,
     quiet: Quiet = False,
 ) -> None:
     """Process many videos and images into one folder, resumably, on all cores or on Ray."""
@@ -712,7 +721,7 @@ def batch(
         result = run_batch(
             inputs,
             outdir,
-            config,
+            _with_aus(config, aus),
             csv_only=csv_only,
             workers=workers,
             engine=_value(engine),

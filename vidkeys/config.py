@@ -145,6 +145,14 @@ class PipelineConfig:
     #: Another eye and mouth graph (``python -m vidkeys.training.regions`` writes
     #: one); None: the shipped ``vidkeys_regions.onnx``.
     regions_model: Path | None = None
+    #: Action units by OpenFace's names and blink events, measured from each
+    #: face's points along its track (vidkeys.keypoints.actions): ``Faces.aus``,
+    #: ``FrameResult.blinks``, and the sinks' AU columns and events.
+    aus: bool = _opt(
+        False,
+        "Add action units AU25, AU26, AU45 (OpenFace's names), each eye's openness "
+        "and blink events.",
+    )
     device: str = "auto"
     weights: Path | None = None
     #: CPU threads for the CNN. One: a frame's few crops gain little from a

@@ -63,7 +63,7 @@ class Summary:
     expected: int | None = None
     seconds: float = 0.0
     outputs: list[Path] = field(default_factory=list)
-    #: Seconds per stage (decode, detect, crop, cnn, track, pose, encode, csv).
+    #: Seconds per stage (decode, detect, crop, cnn, track, pose, aus, encode, csv).
     stages: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -172,7 +172,8 @@ def annotate_file(
 
     ``annotator`` does the drawing (default: the keypoints); ``tag`` names the
     default output, ``IN.TAG.mp4``; ``csv`` also writes the keypoints, with
-    ``features``, ``openface`` and ``point_confidence`` as in :class:`KeypointSink`;
+    ``features``, ``openface`` and ``point_confidence`` as in :class:`KeypointSink`
+    (and the action units when ``config.aus``);
     ``inputs`` says how to read the source (window, folder rate).
     """
     source = _input(source)
@@ -211,6 +212,7 @@ def annotate_file(
                     name=csv,
                     openface=openface,
                     point_confidence=point_confidence,
+                    aus=run.config.aus,
                 )
             if not still:
                 info = run.info
@@ -274,7 +276,8 @@ def export_file(
     """Keypoints and pose only, as CSV or JSON lines; ``output='-'`` streams to stdout.
 
     ``openface``: OpenFace 2's CSV layout; ``point_confidence``: the 68 point
-    confidences as extra CSV columns (JSON lines always have them).
+    confidences as extra CSV columns (JSON lines always have them); with
+    ``config.aus`` the action units, openness and (JSON lines) blink events.
     """
     source = _input(source)
     if openface and fmt != "csv":
@@ -296,6 +299,7 @@ def export_file(
             name=output,
             openface=openface,
             point_confidence=point_confidence,
+            aus=run.config.aus,
         )
         try:
             with _progress(run, quiet) as bar:

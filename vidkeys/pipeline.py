@@ -26,7 +26,9 @@ frame, followed by every tile.
 
 Everything about tracks (following, starting, ending at cuts, settling a new
 face's points with a second prediction) is :meth:`Tracker.step`'s; this
-module decides when to search and hands the tracker the CNN.
+module decides when to search and hands the tracker the CNN. With
+``aus=True`` the tracked faces then go through
+:class:`~vidkeys.keypoints.actions.ActionUnits` (action units, blink events).
 """
 
 from __future__ import annotations
@@ -51,11 +53,12 @@ from vidkeys.faces.search import face_search
 from vidkeys.faces.track import Tracker
 from vidkeys.io.prefetch import prefetch
 from vidkeys.io.sources import SourceInfo, open_source
+from vidkeys.keypoints.actions import ActionUnits
 from vidkeys.keypoints.confidence import landmark_confidence
 from vidkeys.keypoints.pose import head_pose
 from vidkeys.keypoints.predictor import KeypointPredictor, shared_predictor
 from vidkeys.keypoints.regions import shared_refiner
-from vidkeys.results import Faces, FrameResult
+from vidkeys.results import Blink, Faces, FrameResult
 
 
 class VideoRun:
@@ -117,6 +120,7 @@ class VideoRun:
             )
         self._iterated = True
         tracker = Tracker(self.config.tracker)
+        actions = ActionUnits() if self.config.aus else None
         clock = self.stage_seconds
         # The decoder thread stops before the source closes, on an error too:
         # closing() ends it here rather than whenever the garbage collector
@@ -145,10 +149,19 @@ class VideoRun:
                 image = frame.image
                 gray = frame.gray  # the same grey on every path (video: the luma plane)
                 faces = self._faces(frame.index, frame.timestamp, gray, tracker)
+                blinks: list[Blink] = []
+                if actions is not None:
+                    t2 = time.perf_counter()
+                    faces, blinks = actions(frame.index, frame.timestamp, faces)
+                    clock["aus"] += time.perf_counter() - t2
                 self.frames += 1
                 self.faces += len(faces)
                 yield FrameResult(
-                    frame.index, frame.timestamp, faces, image if self.keep_images else None
+                    frame.index,
+                    frame.timestamp,
+                    faces,
+                    image if self.keep_images else None,
+                    tuple(blinks),
                 )
 
     def _faces(self, index: int, timestamp: float, gray: np.ndarray, tracker: Tracker) -> Faces:

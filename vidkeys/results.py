@@ -41,10 +41,18 @@ FACE_EDGES: tuple[tuple[int, int], ...] = tuple(
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Arrays (or scalars) equal in shape and value; NaN equals NaN (an unsolved pose)."""
+    """Arrays (or scalars) equal in shape and value; NaN equals NaN (an unsolved pose).
+
+    Structured arrays (``Faces.aus``) are equal when they have the same fields
+    and each field is equal.
+    """
     a, b = np.asarray(a), np.asarray(b)
     if a.shape != b.shape:
         return False
+    if a.dtype.names is not None or b.dtype.names is not None:
+        return a.dtype.names == b.dtype.names and all(
+            _same(a[name], b[name]) for name in a.dtype.names or ()
+        )
     if a.dtype.kind in "fc" or b.dtype.kind in "fc":
         return bool(np.array_equal(a, b, equal_nan=True))
     return bool(np.array_equal(a, b))
@@ -56,7 +64,9 @@ class Face:
 
     The fields are row ``i`` of the :class:`Faces` arrays (views, not copies):
     ``box`` ``(4,)`` is (x, y, w, h), ``points`` ``(68, 2)``,
-    ``point_confidence`` ``(68,)``, ``rotation`` and ``translation`` ``(3,)``.
+    ``point_confidence`` ``(68,)``, ``rotation`` and ``translation`` ``(3,)``;
+    ``aus`` the face's action units by name (``face.aus["AU45_c"]``; no
+    fields when the run did not measure them).
     """
 
     face_id: int
@@ -66,6 +76,7 @@ class Face:
     rotation: np.ndarray
     translation: np.ndarray
     point_confidence: np.ndarray
+    aus: np.void | None = None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Face):
@@ -96,7 +107,11 @@ class Faces:
     sharp each point's heatmap peak was (see
     :func:`vidkeys.keypoints.predictor.point_confidence`); ``rotation`` (pitch, yaw,
     roll in radians) and ``translation`` (mm) are the head pose, in
-    OpenFace's conventions (see :mod:`vidkeys.keypoints.pose`).
+    OpenFace's conventions (see :mod:`vidkeys.keypoints.pose`). ``aus`` is an
+    ``(n,)`` structured array of the action units by OpenFace's names and each
+    eye's openness (``faces.aus["AU45_c"]``, ``faces.aus.dtype.names``; see
+    :mod:`vidkeys.keypoints.actions`), with no fields unless the run was asked
+    for them (``aus=True``): absent units are absent, never zeros.
 
     Like supervision's ``Detections``: ``faces[i]``, ``faces[2:]``,
     ``faces[[0, 2]]`` and ``faces[faces.confidence > 0.8]`` are :class:`Faces`
@@ -112,6 +127,11 @@ class Faces:
     rotation: np.ndarray
     translation: np.ndarray
     point_confidence: np.ndarray
+    aus: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.aus is None:  # no action units measured: a table with no fields
+            object.__setattr__(self, "aus", np.zeros(len(self.face_id), np.dtype([])))
 
     def __len__(self) -> int:
         return len(self.face_id)
@@ -153,6 +173,7 @@ class Faces:
                 self.rotation[i],
                 self.translation[i],
                 self.point_confidence[i],
+                self.aus[i],
             )
 
     def __eq__(self, other: object) -> bool:
@@ -179,7 +200,8 @@ class Faces:
         ``detections``: ``xyxy`` from the boxes, ``confidence``, ``tracker_id``
         the face id, ``class_id`` 0 and ``class_name`` "face"; ``key_points``:
         the points, each point's confidence, ``class_id`` 0 and the face id in
-        ``data["face_id"]``. Draw the outline with
+        ``data["face_id"]``; the action units, when measured, in the
+        detections' ``data`` by name. Draw the outline with
         ``sv.EdgeAnnotator(edges=vidkeys.results.FACE_EDGES)``. Needs
         ``pip install supervision`` (imported here, not by vidkeys).
         """
@@ -191,12 +213,13 @@ class Faces:
         xyxy = np.asarray(self.boxes, np.float32).reshape(n, 4).copy()
         xyxy[:, 2:] += xyxy[:, :2]
         class_id = np.zeros(n, int)
+        columns = {name: self.aus[name] for name in self.aus.dtype.names or ()}
         detections = sv.Detections(
             xyxy=xyxy,
             confidence=np.asarray(self.confidence, np.float32),
             class_id=class_id,
             tracker_id=np.asarray(self.face_id, int),
-            data={"class_name": np.full(n, "face")},
+            data={"class_name": np.full(n, "face"), **columns},
         )
         xy = np.asarray(self.points, np.float32).reshape(n, N_POINTS, 2)
         point_conf = np.asarray(self.point_confidence, np.float32).reshape(n, N_POINTS)
@@ -210,18 +233,42 @@ class Faces:
         return SupervisionFaces(detections, key_points)
 
 
+@dataclass(frozen=True)
+class Blink:
+    """One eye closure of one face: a blink (both eyes) or a wink (one).
+
+    ``start`` and ``end`` are its first and last shut frames (indices in the
+    source, as ``FrameResult.index``), ``start_time`` and ``end_time`` their
+    times (s); ``duration`` is seconds from the first shut frame to the first
+    frame the eyes are seen open again; ``eyes`` is ``"both"``, ``"right"`` or
+    ``"left"`` (the person's own, as ``ear_right``). The rule:
+    :mod:`vidkeys.keypoints.actions`.
+    """
+
+    face_id: int
+    start: int
+    end: int
+    start_time: float
+    end_time: float
+    duration: float
+    eyes: str
+
+
 @dataclass(frozen=True, eq=False)
 class FrameResult:
     """One processed frame: where it is in the source and the faces found in it.
 
     ``image`` is the BGR frame when the run was asked to keep frames (for
-    drawing), else ``None``. ``==`` compares the faces' and image's arrays.
+    drawing), else ``None``. ``blinks`` are the eye closures that ended in
+    this frame (the frame their eyes were seen open again), with ``aus=True``;
+    else always empty. ``==`` compares the faces' and image's arrays.
     """
 
     index: int
     timestamp: float
     faces: Faces
     image: np.ndarray | None = None
+    blinks: tuple[Blink, ...] = ()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, FrameResult):
@@ -231,6 +278,7 @@ class FrameResult:
         return (
             self.index == other.index
             and self.timestamp == other.timestamp
+            and self.blinks == other.blinks
             and self.faces == other.faces
             and (self.image is None or _same(self.image, other.image))
         )

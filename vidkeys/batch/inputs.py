@@ -71,6 +71,8 @@ def task_options(
     settings = asdict(config)
     for key in ("device", "batch_size", "cnn_threads"):
         settings.pop(key, None)
+    if not settings.get("aus"):  # only when set: earlier manifests' options stay valid
+        settings.pop("aus", None)
     settings["models"] = _model_stamps(config)
     settings["features"] = features
     if openface:  # only when set: earlier manifests' options stay valid

@@ -13,6 +13,9 @@ the camera), 42-47 the left eye.
   wide open.
 * Inter-ocular distance: outer eye corners (36-45) in pixels, the 300-W
   normaliser; divide other distances by it to make them scale-free.
+* Jaw opening: nose base to chin (33-8) over the nose's length (27-33), both
+  up and down the face, so nodding shortens them alike; it grows as the jaw
+  drops.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ def eye_opening(points: np.ndarray) -> np.ndarray:
 def lip_gap(points: np.ndarray) -> np.ndarray:
     """Inner-lip gap at the middle (62-66) over the outer eye corners: near 0 shut."""
     return _dist(points, 62, 66) / interocular_distance(points)
+
+
+def jaw_opening(points: np.ndarray) -> np.ndarray:
+    """Nose base to chin over the nose's length: larger as the jaw drops."""
+    return _dist(points, 33, 8) / _dist(points, 27, 33)
 
 
 def interocular_distance(points: np.ndarray) -> np.ndarray:

@@ -9,8 +9,11 @@ charts inline SVG drawn here, no script):
 - a thumbnail of each ``face_id`` (its most confident frame);
 - a timeline of when each face is present;
 - per face, head pose (pitch, yaw, roll, degrees) and eye and mouth openness
-  (eye aspect ratio, mean of both eyes; mouth aspect ratio) over time, with
-  blinks counted (eye aspect ratio under 0.2, from above it).
+  over time: the eyes' openness (mean of both, 1 as open as usual for that
+  face) and the mouth aspect ratio, with each blink and wink marked, and
+  counted (blinks also a minute of the face's presence). Openness and
+  blinks are :mod:`vidkeys.keypoints.actions`' (``--aus``), computed here from
+  the points of the video's run or of the CSV's rows.
 
 Long videos are drawn with at most ``MAX_POINTS`` points a line: each
 point is the mean of its stretch of frames, except eye openness, which is
@@ -25,6 +28,7 @@ import glob
 import html
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,17 +38,19 @@ import numpy as np
 from vidkeys.errors import VidkeysError
 from vidkeys.io.atomic import AtomicOutputs
 from vidkeys.io.sources import VIDEO_EXTS, FrameSource, SourceInfo, is_stream, source_stem
+from vidkeys.keypoints.actions import SHUT, ActionUnits
 from vidkeys.keypoints.confidence import SUCCESS_THRESHOLD
 from vidkeys.keypoints.features import face_features
 from vidkeys.outputs.annotate import PALETTE
+from vidkeys.results import Blink, Faces
 
 #: Faces drawn in full (the ones present longest); the rest are counted.
 MAX_FACES = 24
 #: Points of a line in a chart, at most.
 MAX_POINTS = 600
-#: Eye aspect ratio under which an eye counts as shut.
-BLINK_EAR = 0.2
 THUMB = 96
+#: Colours of the marks of blinks (both eyes) and winks (one).
+BLINK_COLOUR, WINK_COLOUR = "#8e44ad", "#16a085"
 CHART_W, CHART_H = 600, 90
 
 
@@ -58,17 +64,21 @@ class FaceSeries:
     confidence: np.ndarray
     success: np.ndarray
     pose: np.ndarray  # (n, 3) pitch, yaw, roll in degrees
-    ear: np.ndarray  # mean of both eyes
+    openness: np.ndarray  # the eyes' mean openness, 1 as open as usual
     mar: np.ndarray
+    #: Eye closures that ended while the face was followed (blinks and winks).
+    events: list[Blink] = field(default_factory=list)
     best_index: int = 0
     best_box: np.ndarray = field(default_factory=lambda: np.zeros(4))
     thumbnail: str = ""  # data: URL
 
     def blinks(self) -> int:
-        """Times the eye aspect ratio falls under BLINK_EAR from above it (on trusted rows)."""
-        ear = self.ear[self.success > 0]
-        shut = ear < BLINK_EAR
-        return int(np.sum(shut[1:] & ~shut[:-1]))
+        """Closures of both eyes."""
+        return sum(b.eyes == "both" for b in self.events)
+
+    def winks(self) -> int:
+        """Closures of one eye."""
+        return len(self.events) - self.blinks()
 
 
 @dataclass
@@ -99,6 +109,7 @@ def _series(
     order = np.argsort(index, kind="stable")
     index, t, conf, rot, points, boxes = (a[order] for a in (index, t, conf, rot, points, boxes))
     measures = face_features(points) if len(points) else np.zeros((0, 4))
+    openness, events = _eyes(face_id, index, t, conf, points)
     best = int(np.argmax(conf)) if len(conf) else 0
     return FaceSeries(
         face_id=face_id,
@@ -107,11 +118,35 @@ def _series(
         confidence=conf,
         success=(conf >= SUCCESS_THRESHOLD).astype(np.int8),
         pose=np.degrees(rot),
-        ear=(measures[:, 0] + measures[:, 1]) / 2,
+        openness=openness,
         mar=measures[:, 2],
+        events=events,
         best_index=int(index[best]) if len(index) else 0,
         best_box=boxes[best] if len(boxes) else np.zeros(4),
     )
+
+
+def _eyes(
+    face_id: int, index: np.ndarray, t: np.ndarray, conf: np.ndarray, points: np.ndarray
+) -> tuple[np.ndarray, list[Blink]]:
+    """The eyes' mean openness per row and the closures of one face, in frame order.
+
+    The rows go through :class:`ActionUnits` as the pipeline's ``--aus`` puts
+    them through it: the report counts blinks by the rule of ``AU45_c`` and of
+    the JSON lines' events.
+    """
+    actions = ActionUnits()
+    openness = np.full(len(index), np.nan)
+    events: list[Blink] = []
+    # Only the id, the points and the confidence count; the rest is left blank.
+    ids, box, pose = np.array([face_id]), np.zeros((1, 4)), np.zeros((1, 3))
+    point_conf = np.zeros((1, points.shape[1]))
+    for k in range(len(index)):
+        row = Faces(ids, box, points[k : k + 1], conf[k : k + 1], pose, pose, point_conf)
+        faces, ended = actions(int(index[k]), float(t[k]), row)
+        openness[k] = (faces.aus["eye_open_right"][0] + faces.aus["eye_open_left"][0]) / 2
+        events += ended
+    return openness, events
 
 
 #: Columns a row cannot do without: a blank or unreadable cell there is an error.
@@ -332,8 +367,13 @@ def _chart(
     hi: float,
     gap: float,
     marks: tuple[float, ...] = (),
+    ticks: Sequence[tuple[float, str]] = (),
 ) -> str:
-    """One small SVG line chart over the whole video's time."""
+    """One small SVG line chart over the whole video's time.
+
+    ``marks`` are values drawn as dashed lines across; ``ticks`` are
+    ``(seconds, colour)`` events drawn as short strokes up from the bottom.
+    """
     out = [
         f'<svg class="chart" viewBox="-34 -14 {CHART_W + 44} {CHART_H + 30}" '
         f'width="{CHART_W + 44}" height="{CHART_H + 30}" role="img">',
@@ -355,6 +395,12 @@ def _chart(
         )
         legend_x -= 8 * len(label) + 14
         out.append(f'<text x="{legend_x}" y="-3" class="axis" style="fill:{colour}">{label}</text>')
+    for seconds, colour in ticks:  # over the lines, and below the plot, where nothing hides them
+        x = min(seconds / max(duration, 1e-9), 1.0) * CHART_W
+        out.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{CHART_H + 5}" y2="{CHART_H - 10}" '
+            f'stroke="{colour}" stroke-width="2"/>'
+        )
     out.append(
         f'<text x="{CHART_W}" y="{CHART_H + 12}" class="axis" text-anchor="end">'
         f"{_clock(duration)}</text>"
@@ -463,12 +509,16 @@ def render(data: ReportData) -> str:
             else '<div class="nothumb"></div>'
         )
         present = len(face.index) / (data.fps or 30.0)
+        rate = 60 * face.blinks() / present if present > 0 else 0.0
         meta = (
             f'<div class="meta"><b style="color:{_colour(face.face_id)}">face {face.face_id}'
             f"</b><br>{_clock(face.time[0])} - "
             f"{_clock(face.time[-1])}<br>present {present:.1f} s<br>"
             f"confidence {face.confidence.mean():.2f}<br>"
-            f"success {100 * face.success.mean():.0f} %<br>blinks {face.blinks()}</div>"
+            f"success {100 * face.success.mean():.0f} %<br>"
+            f'<span style="color:{BLINK_COLOUR}">blinks {face.blinks()}</span> '
+            f"({rate:.1f}/min)<br>"
+            f'<span style="color:{WINK_COLOUR}">winks {face.winks()}</span></div>'
         )
         pose = _chart(
             "head pose, degrees",
@@ -485,14 +535,21 @@ def render(data: ReportData) -> str:
             marks=(0,),
         )
         eyes = _chart(
-            "eyes (lowest in each stretch) and mouth openness",
-            [("eyes", "#8e44ad", face.ear, "min"), ("mouth", "#d35400", face.mar, "mean")],
+            "eye openness (1: as usual, lowest in each stretch), mouth aspect ratio",
+            [
+                ("eyes", BLINK_COLOUR, face.openness, "min"),
+                ("mouth", "#d35400", face.mar, "mean"),
+            ],
             face.time,
             data.duration,
             0,
-            0.6,
+            1.5,
             gap,
-            marks=(BLINK_EAR,),
+            marks=(SHUT, 1.0),
+            ticks=[
+                (b.start_time, BLINK_COLOUR if b.eyes == "both" else WINK_COLOUR)
+                for b in face.events
+            ],
         )
         body.append(f'<div class="face">{thumb}{meta}<div class="charts">{pose}{eyes}</div></div>')
     if rest:
