@@ -135,7 +135,9 @@ class VideoRun:
             self._slice = 0  # the next slice of the search plan
             self._idle = 0  # frames in a row with no face followed
             self._eager: list[SearchJob] = []  # slices due on the next frames (a new shot)
-            self._small: list[SearchJob] = []  # where this shot's small faces are, searched fine
+            # Where this shot's small faces are, searched fine (None: none seen).
+            self._small: list[SearchJob] | None = None
+            self._fine = 0  # the next of the finest slices searched with them
             self._cnn_seconds = 0.0  # cropping and CNN time within this frame's tracker step
             self._cuts = SceneCuts(self.config.cuts)
             self._size: tuple[int, ...] | None = None  # the previous frame's shape
@@ -255,7 +257,7 @@ class VideoRun:
             # and the tiles, one a frame: a new shot's small faces are there
             # from its first frame, not when the cycle reaches their tile.
             self._idle = 0
-            self._small = []
+            self._small = None
             coarse = _coarse(plan)
             self._eager = coarse * EAGER_ROUNDS + [
                 j for j in dict.fromkeys(plan) if j not in coarse
@@ -286,10 +288,14 @@ class VideoRun:
             job = plan[self._slice]
             self._slice = (self._slice + 1) % len(plan)
             self._search = self._pool.submit(self.search, gray, [job])
-        elif self._small and self.frames % every == every // 2:
-            # Where small faces are, more come (a crowd, a class): their
-            # surroundings at the fine scale twice as often as the cycle's slices.
-            self._search = self._pool.submit(self.search, gray, self._small)
+        elif self._small is not None and self.frames % every == every // 2:
+            # Where small faces are, more come (a crowd, a class): half-way
+            # between the cycle's slices, the small faces' surroundings and the
+            # next of the finest slices.
+            finest = _finest(plan)
+            job = finest[self._fine % len(finest)]
+            self._fine += 1
+            self._search = self._pool.submit(self.search, gray, [*self._small, job])
         return boxes
 
     def _note_small(self, found: Detections, shape: tuple[int, ...]) -> None:
@@ -300,8 +306,8 @@ class VideoRun:
         small = found.boxes[found.boxes[:, 2] * coarse < SMALL_FACE] if len(found) else []
         if not len(small):
             return
-        finest = max(plan, key=lambda job: job.scale)
-        areas = [job.region for job in self._small]
+        finest = _finest(plan)[0]
+        areas = [job.region for job in self._small or []]
         for x, y, w, h in small:
             m = SMALL_REACH * w
             areas.append((int(x - m), int(y - m), int(x + w + m), int(y + h + m)))
@@ -329,6 +335,12 @@ EAGER_ROUNDS = 1
 SMALL_FACE = 20
 #: A small face's surroundings reach this many face widths beyond its box.
 SMALL_REACH = 5.0
+
+
+def _finest(plan: list[SearchJob]) -> list[SearchJob]:
+    """The distinct slices of ``plan`` at its finest scale (tiles, or the whole frame)."""
+    scale = max(job.scale for job in plan)
+    return [job for job in dict.fromkeys(plan) if job.scale == scale]
 
 
 def _union(areas: list, width: int, height: int) -> list[tuple[int, int, int, int]]:
