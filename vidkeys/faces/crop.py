@@ -107,18 +107,32 @@ def box_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
     position, size, roll) and boxed as its 68 points would be, so a new
     face's first crop is cut as every later one is.
     """
-    src = YUNET_POINTS
-    dst = np.asarray(landmarks, np.float64).reshape(5, 2)
-    # Least-squares similarity (Umeyama, no reflection) from src to dst.
-    ms, md = src.mean(axis=0), dst.mean(axis=0)
+    matrix = fit_similarity(YUNET_POINTS, np.asarray(landmarks, np.float64).reshape(5, 2))
+    shape = apply_matrix(matrix, FACE_3D[:, :2])
+    return crop_box_from_points(shape)
+
+
+def fit_similarity(
+    src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """The 2x3 similarity (rotation, one scale, shift; never a mirror image) that
+    maps ``src`` points onto ``dst`` points with the least weighted squared error.
+
+    Umeyama's closed form: exact, and the same answer every time (a sampling
+    fit such as RANSAC has nothing to reject among a face's own points).
+    """
+    src = np.asarray(src, np.float64).reshape(-1, 2)
+    dst = np.asarray(dst, np.float64).reshape(-1, 2)
+    w = np.ones(len(src)) if weights is None else np.asarray(weights, np.float64)
+    w = w / w.sum()
+    ms, md = w @ src, w @ dst
     a, b = src - ms, dst - md
-    cov = b.T @ a / len(src)
+    cov = (b * w[:, None]).T @ a
     u, s, vt = np.linalg.svd(cov)
     d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
     rot = u @ d @ vt
-    k = float(np.trace(np.diag(s) @ d) / a.var(axis=0).sum())
-    shape = (FACE_3D[:, :2] - ms) @ (k * rot).T + md
-    return crop_box_from_points(shape)
+    k = float(np.trace(np.diag(s) @ d) / (w @ (a * a).sum(axis=1)))
+    return np.hstack([k * rot, (md - k * rot @ ms)[:, None]])
 
 
 def crop_matrix(
@@ -158,7 +172,7 @@ def crop_matrix(
 
 
 def crop(image: np.ndarray, matrix: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
-    """Cut the crop of ``matrix`` out of a grayscale image (edges replicated).
+    """Cut the crop of ``matrix`` out of a grey or colour image (edges replicated).
 
     A large face shrunk straight to the crop aliases (bilinear sampling skips
     pixels), so the face region is first reduced with area averaging; a face
