@@ -2,6 +2,7 @@
 
     python benchmarks/bench_faces.py speed CLIP [--runs 3] [-- EXPORT-FACES OPTIONS]
     python benchmarks/bench_faces.py eyes [FOLDER ...]
+    python benchmarks/bench_faces.py openface [CSV]
 
 ``speed`` runs ``vidkeys export-csv CLIP`` and ``vidkeys export-faces CLIP``
 (default options, or those after ``--``) one after the other, ``--runs``
@@ -17,11 +18,20 @@ measures how far each eye centre (the mean of its six points) lands from the
 template's: the share of faces with both within 2 px, and the 95th
 percentile, per clip and over all; then the same with the 15 fitted points
 weighted alike (no weight on the eyes), for comparison.
+
+``openface`` compares the template with OpenFace's own aligned frame: in an
+OpenFace 2 CSV (default ``$VIDKEYS_OPENFACE/OpenFace_Test.csv``) each frame's
+3D points are turned frontal by its head pose (``R^T (P - T)``: OpenFace's
+shape in its model's mm), and put where ``-simalign`` puts its mean shape:
+x, y at 0.7 px a mm about the centre of a 112 px image. It prints where the
+eye centres, nose tip, mouth corners and chin land on average, beside the
+template's.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import resource
 import statistics
@@ -36,7 +46,8 @@ import numpy as np
 from vidkeys.faces.crop import apply_matrix, fit_similarity
 from vidkeys.io.sources import IMAGE_EXTS, VIDEO_EXTS
 from vidkeys.keypoints.confidence import SUCCESS_THRESHOLD
-from vidkeys.outputs.align import SIZE, STABLE_POINTS, similarity, template
+from vidkeys.keypoints.pose import euler_to_matrix
+from vidkeys.outputs.align import PIXELS_PER_MM, SIZE, STABLE_POINTS, similarity, template
 from vidkeys.pipeline import process
 
 #: How far (px, at 112 px) an eye may land from the template's and count as on it.
@@ -111,6 +122,32 @@ def eyes(folders: list[Path]) -> None:
     print(line("all, 15 points alike", alike))
 
 
+def openface(path: Path) -> None:
+    with path.open() as f:
+        rows = list(csv.DictReader(f, skipinitialspace=True))
+    shapes = []
+    for r in rows:
+        p3d = np.array([[float(r[f"{a}_{i}"]) for i in range(68)] for a in "XYZ"])
+        t = np.array([float(r[f"pose_T{a}"]) for a in "xyz"])
+        rot = euler_to_matrix(np.array([float(r[f"pose_R{a}"]) for a in "xyz"]))
+        shapes.append((rot.T @ (p3d - t[:, None]))[:2].T)
+    theirs = np.mean(shapes, axis=0) * PIXELS_PER_MM + SIZE / 2
+    ours = template(SIZE)
+    print(f"{path.name}: {len(rows)} frames; OpenFace's aligned frame against the template (px)")
+    for name, idx in (
+        ("right eye centre", slice(36, 42)),
+        ("left eye centre", slice(42, 48)),
+        ("nose tip", [30]),
+        ("mouth corner 48", [48]),
+        ("mouth corner 54", [54]),
+        ("chin", [8]),
+    ):
+        a, b = theirs[idx].mean(axis=0), ours[idx].mean(axis=0)
+        print(
+            f"  {name:16} OpenFace ({a[0]:5.1f}, {a[1]:5.1f})  template ({b[0]:5.1f}, {b[1]:5.1f})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     modes = parser.add_subparsers(dest="mode", required=True)
@@ -120,9 +157,15 @@ def main() -> None:
     s.add_argument("extra", nargs="*", help="export-faces options (after --)")
     e = modes.add_parser("eyes", help="where the aligned eyes land, on real clips")
     e.add_argument("folders", nargs="*", type=Path)
+    o = modes.add_parser("openface", help="the template against OpenFace's aligned frame")
+    o.add_argument("csv", nargs="?", type=Path)
     args = parser.parse_args()
     if args.mode == "speed":
         speed(args.clip, args.runs, args.extra)
+        return
+    if args.mode == "openface":
+        default = Path(os.environ.get("VIDKEYS_OPENFACE", ".")) / "OpenFace_Test.csv"
+        openface(args.csv or default)
         return
     folders = args.folders or (
         [Path(os.environ["VIDKEYS_VIDEOS"])] if "VIDKEYS_VIDEOS" in os.environ else []
