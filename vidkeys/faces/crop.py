@@ -118,8 +118,10 @@ def fit_similarity(
     """The 2x3 similarity (rotation, one scale, shift; never a mirror image) that
     maps ``src`` points onto ``dst`` points with the least weighted squared error.
 
-    Umeyama's closed form: exact, and the same answer every time (a sampling
-    fit such as RANSAC has nothing to reject among a face's own points).
+    Umeyama's solution, in its 2D closed form (points as complex numbers,
+    ``dst ~ z src + t``): exact, the same answer every time (a sampling fit
+    such as RANSAC has nothing to reject among a face's own points), and a
+    few sums instead of an SVD.
     """
     src = np.asarray(src, np.float64).reshape(-1, 2)
     dst = np.asarray(dst, np.float64).reshape(-1, 2)
@@ -127,12 +129,11 @@ def fit_similarity(
     w = w / w.sum()
     ms, md = w @ src, w @ dst
     a, b = src - ms, dst - md
-    cov = (b * w[:, None]).T @ a
-    u, s, vt = np.linalg.svd(cov)
-    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
-    rot = u @ d @ vt
-    k = float(np.trace(np.diag(s) @ d) / (w @ (a * a).sum(axis=1)))
-    return np.hstack([k * rot, (md - k * rot @ ms)[:, None]])
+    var = w @ (a * a).sum(axis=1)
+    cos = w @ (a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1]) / var
+    sin = w @ (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]) / var
+    rot = np.array([[cos, -sin], [sin, cos]])  # scale times rotation
+    return np.hstack([rot, (md - rot @ ms)[:, None]])
 
 
 def crop_matrix(
