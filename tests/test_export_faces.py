@@ -22,7 +22,7 @@ from vidkeys.errors import EXIT_ERROR, EXIT_INTERRUPTED, VidkeysError
 from vidkeys.faces.crop import apply_matrix
 from vidkeys.jobs import export_faces_file
 from vidkeys.outputs.align import EYE_CORNERS, similarity, template
-from vidkeys.outputs.faces import INDEX, FaceImages
+from vidkeys.outputs.faces import INDEX, FaceImages, FaceImageSink
 
 LEFT_EYE, RIGHT_EYE = slice(36, 42), slice(42, 48)
 
@@ -211,3 +211,35 @@ def test_batch_faces(tmp_path: Path) -> None:
     proc = run_cli(["batch", tmp_path / "in", "-o", tmp_path / "o2", "--size", "64"])
     assert proc.returncode == EXIT_ERROR
     one_error(proc.stderr, "--faces")
+
+
+def _two_faces(confidence: list[float]) -> vidkeys.FrameResult:
+    """A frame with two faces at known places and these confidences."""
+    points = np.stack(
+        [_moved(template(112), 10, 1.5, (40, 30)), _moved(template(112), 0, 1, (300, 60))]
+    )
+    n = len(points)
+    faces = vidkeys.Faces(
+        np.array([3, 7]),
+        np.zeros((n, 4)),
+        points,
+        np.array(confidence),
+        np.zeros((n, 3)),
+        np.zeros((n, 3)),
+        np.ones((n, 68)),
+    )
+    return vidkeys.FrameResult(4, 0.133, faces, np.full((240, 480, 3), 90, np.uint8))
+
+
+@pytest.mark.parametrize("all_faces", [False, True])
+def test_success_0_faces_only_with_all(tmp_path: Path, all_faces: bool) -> None:
+    sink = FaceImageSink(tmp_path, FaceImages(all_faces=all_faces))
+    sink.write(_two_faces([0.9, 0.2]))
+    sink.close()
+    _, rows = _index(tmp_path)
+    expected = [("3", "1", "frame_det_03_000004.png")] + (
+        [("7", "0", "frame_det_07_000004.png")] if all_faces else []
+    )
+    assert [(r["face_id"], r["success"], r["file"]) for r in rows] == expected
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [e[2] for e in expected]
+    assert sink.images == len(expected)
