@@ -3,18 +3,21 @@ modules import this, never each other; pytest fixtures live in conftest.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
+import pytest
 
 from vidkeys.io.prefetch import THREAD_NAME
 
@@ -174,3 +177,45 @@ def rolled_photo(degrees: float) -> tuple[np.ndarray, np.ndarray]:
     turned = cv2.warpAffine(image, m, (512, 512), borderMode=cv2.BORDER_REPLICATE)
     ref = np.array(list(ASTRONAUT_REFERENCE.values()), np.float64)
     return turned, ref @ m[:, :2].T + m[:, 2]
+
+
+@contextlib.contextmanager
+def full_disk(folder: Path, free: int = 0) -> Iterator[Path]:
+    """A tmpfs mounted at ``folder`` with ``free`` bytes left (needs root)."""
+    folder.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("a full disk needs root (mount a small tmpfs)")
+    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)])
+    if ok.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        with contextlib.suppress(OSError), (folder / "filler").open("wb") as f:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+        if free:
+            (folder / "filler").write_bytes(b"\0" * max(0, 256 * 1024 - free - 8192))
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)])
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[Path]:
+    """``folder`` made unwritable: a read-only bind mount as root, else no write permission."""
+    folder.mkdir(exist_ok=True)
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o755)
+        return
+    if subprocess.run(["mount", "--bind", str(folder), str(folder)]).returncode != 0:
+        pytest.skip("cannot bind-mount here")
+    try:
+        if subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)]).returncode != 0:
+            pytest.skip("cannot remount read-only here")
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)])

@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
@@ -27,7 +26,17 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers import PHOTO, SAMPLE, clip, decoder_threads, one_error, run_cli, writing_into
+from tests.helpers import (
+    PHOTO,
+    SAMPLE,
+    clip,
+    decoder_threads,
+    full_disk,
+    one_error,
+    read_only,
+    run_cli,
+    writing_into,
+)
 from vidkeys.batch.driver import LOCK
 from vidkeys.batch.manifest import MANIFEST, read_manifest
 from vidkeys.cli import app
@@ -120,27 +129,6 @@ def test_one_file_named_twice(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-@contextlib.contextmanager
-def full_disk(folder: Path, free: int = 0) -> Iterator[Path]:
-    """A tmpfs mounted at ``folder`` with ``free`` bytes left (needs root)."""
-    folder.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("a full disk needs root (mount a small tmpfs)")
-    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)])
-    if ok.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        with contextlib.suppress(OSError), (folder / "filler").open("wb") as f:
-            while True:
-                f.write(b"\0" * 4096)
-                f.flush()
-        if free:
-            (folder / "filler").write_bytes(b"\0" * max(0, 256 * 1024 - free - 8192))
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)])
-
-
 def test_csv_failing_at_close_keeps_no_video(tmp_path: Path) -> None:
     src = clip(tmp_path / "one.mp4", 1)  # one row: the CSV is written at close
     full = tmp_path / "full"
@@ -165,27 +153,6 @@ def test_disk_full_while_writing(tmp_path: Path, command: str) -> None:
     assert proc.returncode == EXIT_ERROR
     one_error(proc.stderr, str(out))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]
-
-
-@contextlib.contextmanager
-def read_only(folder: Path) -> Iterator[Path]:
-    """``folder`` made unwritable: a read-only bind mount as root, else no write permission."""
-    folder.mkdir(exist_ok=True)
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        try:
-            yield folder
-        finally:
-            folder.chmod(0o755)
-        return
-    if subprocess.run(["mount", "--bind", str(folder), str(folder)]).returncode != 0:
-        pytest.skip("cannot bind-mount here")
-    try:
-        if subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)]).returncode != 0:
-            pytest.skip("cannot remount read-only here")
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)])
 
 
 @pytest.mark.parametrize("command", ["annotate", "filter"])

@@ -1,8 +1,8 @@
 """vidkeys: 68 facial keypoints on every face in every frame of a video.
 
 The pipeline (numpy, OpenCV, PyAV, ONNX Runtime) is imported on first use of
-:func:`process`, :class:`VideoRun`, :class:`Faces` or :class:`FrameResult`,
-so ``vidkeys --help`` and ``vidkeys --version`` start at once.
+:func:`process`, :class:`VideoRun`, :class:`Faces`, :class:`FrameResult` or
+:func:`align`, so ``vidkeys --help`` and ``vidkeys --version`` start at once.
 """
 
 from __future__ import annotations
@@ -14,10 +14,19 @@ from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError
 
 if TYPE_CHECKING:
+    from vidkeys.outputs.align import align
     from vidkeys.pipeline import VideoRun, process
     from vidkeys.results import Faces, FrameResult
 
-__all__ = ["Faces", "FrameResult", "PipelineConfig", "VideoRun", "VidkeysError", "process"]
+__all__ = [
+    "Faces",
+    "FrameResult",
+    "PipelineConfig",
+    "VideoRun",
+    "VidkeysError",
+    "align",
+    "process",
+]
 __version__ = "0.1.0"
 
 _LAZY = {
@@ -25,6 +34,7 @@ _LAZY = {
     "VideoRun": "vidkeys.pipeline",
     "Faces": "vidkeys.results",
     "FrameResult": "vidkeys.results",
+    "align": "vidkeys.outputs.align",
 }
 
 

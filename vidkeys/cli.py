@@ -72,6 +72,7 @@ Fast = Annotated[
 Format = _choices("Format", "csv", "jsonl")
 Place = _choices("Place", "eyes", "mouth", "head")
 Engine = _choices("Engine", "local", "ray")
+ImageFormat = _choices("ImageFormat", "png", "jpg")
 
 DeviceOpt = Annotated[
     Device, typer.Option("--device", help="Where the CNN runs (auto: CUDA if any).")
@@ -613,6 +614,87 @@ def export_csv(
         _finish(summary, quiet)
 
 
+# The aligned-faces options of export-faces and batch --faces; their defaults
+# live in vidkeys.outputs.faces.FaceImages (None here: batch tells what was given).
+FaceSize = Annotated[
+    int | None,
+    typer.Option("--size", help="Side of each aligned face image, px (default 112, as OpenFace)."),
+]
+Gray = Annotated[bool, typer.Option("--gray", "--grey", help="Grey images (default: colour).")]
+ImageFormatOpt = Annotated[
+    ImageFormat | None, typer.Option("--image-format", help="png (lossless; default) or jpg.")
+]
+Every = Annotated[
+    int | None,
+    typer.Option(
+        "--every",
+        min=1,
+        max=1_000_000,
+        help="Faces of every N-th frame only (frame numbers 0, N, 2N...; default 1).",
+    ),
+]
+PerSecond = Annotated[
+    float | None,
+    typer.Option(
+        "--per-second", min=0.001, max=1000.0, help="Faces of at most this many frames a second."
+    ),
+]
+AllFaces = Annotated[
+    bool, typer.Option("--all", help="Also faces with success 0 (points not to be trusted).")
+]
+
+
+def _face_images(
+    size: int | None,
+    gray: bool,
+    image_format: Any,
+    every: int | None,
+    per_second: float | None,
+    all_faces: bool,
+) -> Any:
+    from vidkeys.outputs.faces import FaceImages
+
+    given = {
+        "size": size,
+        "image_format": _value(image_format),
+        "every": every,
+        "per_second": per_second,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    return FaceImages(gray=gray, all_faces=all_faces, **given).check()
+
+
+@app.command("export-faces")
+@pipeline_options
+def export_faces(
+    source: Source,
+    config: PipelineConfig,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Folder to write. Default: IN.faces next to IN."),
+    ] = None,
+    size: FaceSize = None,
+    gray: Gray = False,
+    image_format: ImageFormatOpt = None,
+    every: Every = None,
+    per_second: PerSecond = None,
+    all_faces: AllFaces = False,
+    start: Start = None,
+    end: End = None,
+    fps: Fps = None,
+    quiet: Quiet = False,
+) -> None:
+    """Write each face aligned (as OpenFace's -simalign) as an image, with an index CSV."""
+    with user_errors(source):
+        from vidkeys.jobs import export_faces_file
+
+        faces = _face_images(size, gray, image_format, every, per_second, all_faces)
+        summary = export_faces_file(
+            source, output, faces, config, quiet=quiet, inputs=_inputs(fps, start, end)
+        )
+        _finish(summary, quiet)
+
+
 @app.command("filter")
 @pipeline_options
 def filter_(
@@ -710,6 +792,19 @@ def batch(
     features: Features = False,
     openface: OpenFace = False,
     aus: Aus = PipelineConfig.aus,
+    faces: Annotated[
+        bool,
+        typer.Option(
+            "--faces",
+            help="Aligned face images and their index (as export-faces) instead of CSV and video.",
+        ),
+    ] = False,
+    size: FaceSize = None,
+    gray: Gray = False,
+    image_format: ImageFormatOpt = None,
+    every: Every = None,
+    per_second: PerSecond = None,
+    all_faces: AllFaces = False,
     quiet: Quiet = False,
 ) -> None:
     """Process many videos and images into one folder, resumably, on all cores or on Ray."""
@@ -717,6 +812,13 @@ def batch(
         from vidkeys.batch.driver import run_batch
         from vidkeys.keypoints.predictor import resolve_device
 
+        given = (size, image_format, every, per_second)
+        if not faces and (gray or all_faces or any(v is not None for v in given)):
+            raise VidkeysError(
+                "--size, --gray, --image-format, --every, --per-second and --all "
+                "shape aligned faces: they go with --faces"
+            )
+        images = _face_images(size, gray, image_format, every, per_second, all_faces)
         resolve_device(config.device)  # fail fast, before any worker starts
         result = run_batch(
             inputs,
@@ -730,6 +832,7 @@ def batch(
             features=features,
             openface=openface,
             quiet=quiet,
+            faces=images if faces else None,
         )
         for kind, listed in (("partial", result.partials), ("failed", result.failures)):
             for record in listed:  # the path once, then what happened

@@ -24,12 +24,14 @@ from tqdm import tqdm
 
 from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError, ffmpeg_errors
-from vidkeys.io.atomic import AtomicOutputs
+from vidkeys.io.atomic import AtomicOutputs, remove_part, stale_parts
 from vidkeys.io.naming import TAG, media_suffix, output_path
 from vidkeys.io.sources import STDIN, is_image, is_stream, source_stem
 from vidkeys.io.writers import VideoWriter, container_for, write_image
 from vidkeys.outputs.annotate import Annotator
 from vidkeys.outputs.export import KeypointSink
+from vidkeys.outputs.faces import TAG as FACES_TAG
+from vidkeys.outputs.faces import FaceImages, FaceImageSink, is_faces_folder
 from vidkeys.outputs.progress import PlainProgress, progress
 from vidkeys.pipeline import VideoRun
 from vidkeys.results import Faces
@@ -63,6 +65,8 @@ class Summary:
     expected: int | None = None
     seconds: float = 0.0
     outputs: list[Path] = field(default_factory=list)
+    #: Aligned face images written (``export-faces``); None for other jobs.
+    images: int | None = None
     #: Seconds per stage (decode, detect, crop, cnn, track, pose, aus, encode, csv).
     stages: dict[str, float] = field(default_factory=dict)
 
@@ -86,7 +90,10 @@ class Summary:
 
     def line(self) -> str:
         """One line for the terminal: frames, faces, speed, where the output went."""
-        text = f"{self.frames} frames, {self.faces} faces, {self.fps:.1f} fps"
+        text = f"{self.frames} frames, {self.faces} faces"
+        if self.images is not None:
+            text += f", {self.images} images"
+        text += f", {self.fps:.1f} fps"
         if self.skipped:
             text += f", {self.skipped} frames missing"
         where = ", ".join(str(p) for p in self.outputs) or "stdout"
@@ -317,4 +324,72 @@ def export_file(
         if not stdout:
             summary.outputs = outs.commit()
     _finish(summary, run, start)
+    return summary
+
+
+def _check_faces_folder(source: Path | str, folder: Path) -> None:
+    """A faces folder may be new, empty, or an earlier one (replaced whole at the end);
+    never a file, a folder of other files, or the input or a folder holding it."""
+    if str(folder) == STDIN:
+        raise VidkeysError("export-faces writes a folder: give -o DIR, not - (stdout)")
+    local = _local_file(source)
+    if local is not None and local.exists() and folder.exists():
+        inside = local.resolve() == folder.resolve() or folder.resolve() in local.resolve().parents
+        if inside:
+            raise VidkeysError(f"output {folder} would overwrite the input")
+    if folder.exists() and not folder.is_dir():
+        raise VidkeysError(f"output {folder} is a file; give a folder name")
+    if folder.is_dir() and any(folder.iterdir()) and not is_faces_folder(folder):
+        raise VidkeysError(
+            f"output folder {folder} holds other files; give a new or empty folder "
+            "(an earlier export-faces folder is replaced whole)"
+        )
+    if not folder.parent.is_dir():
+        raise VidkeysError(f"output folder does not exist: {folder.parent}")
+
+
+def export_faces_file(
+    source: Path | str,
+    output: Path | None = None,
+    faces: FaceImages | None = None,
+    config: PipelineConfig | None = None,
+    quiet: bool = False,
+    inputs: SourceOptions | None = None,
+) -> Summary:
+    """Aligned images of every face (:func:`vidkeys.align`) and their index, into a folder.
+
+    ``output`` is the folder (default: ``IN.faces`` next to the input); ``faces``
+    says what to write (size, grey, format, which frames, ``success`` 0 faces).
+    The folder is filled under a hidden name beside it and renamed into place
+    when the whole input is done: an error or a stop leaves no folder (an
+    earlier one stays as it was), a ``kill -9`` a hidden ``.vk-PID-TOKEN.part``
+    folder that the next run beside it removes.
+    """
+    faces = (faces or FaceImages()).check()
+    source = _input(source)
+    folder = Path(output) if output is not None else default_output(source, "", FACES_TAG)
+    _check_faces_folder(source, folder)
+    run = VideoRun(source, config, keep_images=True, **(inputs or SourceOptions()).kwargs())
+    for stale in stale_parts(folder.parent, recursive=False):  # left by a killed run
+        remove_part(stale)
+    summary = Summary(source, images=0)
+    start = time.perf_counter()
+    with AtomicOutputs() as outs:
+        sink = FaceImageSink(outs.add_folder(folder), faces, name=folder)
+        try:
+            with _progress(run, quiet) as bar:
+                for result in run:
+                    t0 = time.perf_counter()
+                    with writing(folder):
+                        sink.write(result)
+                    run.stage_seconds["images"] += time.perf_counter() - t0
+                    bar.update(1)
+            with writing(folder):
+                sink.close()
+        except BaseException:
+            sink.abort()
+            raise
+        summary.outputs = outs.commit()
+    _finish(summary, run, start)
+    summary.images = sink.images
     return summary

@@ -42,7 +42,8 @@ from vidkeys.batch.manifest import (
 )
 from vidkeys.config import PipelineConfig
 from vidkeys.errors import VidkeysError, stop_signals_interrupt
-from vidkeys.io.atomic import stale_parts
+from vidkeys.io.atomic import remove_part, stale_parts
+from vidkeys.outputs.faces import FaceImages
 from vidkeys.outputs.progress import progress
 
 LOCK = ".vidkeys.lock"
@@ -112,8 +113,13 @@ def run_batch(
     quiet: bool = False,
     features: bool = False,
     openface: bool = False,
+    faces: FaceImages | None = None,
 ) -> BatchResult:
-    """Process every input into OUTDIR, recording each in the manifest."""
+    """Process every input into OUTDIR, recording each in the manifest.
+
+    ``faces``: each input's aligned faces (``export-faces``) into
+    ``OUTDIR/.../STEM.faces/`` instead of its CSV and video.
+    """
     if engine not in ENGINES:
         raise VidkeysError(f"unknown engine {engine!r}: use local or ray")
     config = config or PipelineConfig()
@@ -127,14 +133,25 @@ def run_batch(
         raise VidkeysError(f"cannot create output folder {outdir}: {exc.strerror}") from exc
     if not outdir.is_dir():
         raise VidkeysError(f"output {outdir} is not a folder")
+    if faces is not None and (csv_only or features or openface or config.aus):
+        raise VidkeysError(
+            "--faces writes aligned faces instead of the CSV and video: "
+            "--csv-only, --features, --openface and --aus do not go with it"
+        )
     tasks = collect_inputs(
-        inputs, outdir, csv_only, features, config, openface=openface, note=None if quiet else _note
+        inputs,
+        outdir,
+        csv_only,
+        features,
+        config,
+        openface=openface,
+        note=None if quiet else _note,
+        faces=faces.check() if faces is not None else None,
     )
     with _outdir_lock(outdir), stop_signals_interrupt():
-        for stale in stale_parts(outdir):  # left by a killed run on a file system without
-            # unnamed files; a user's own ".*.part" files and live writers' are kept
-            with contextlib.suppress(OSError):
-                stale.unlink()
+        for stale in stale_parts(outdir):  # left by a killed run (aligned faces' folders, files
+            # on a file system without unnamed files); a user's own ".*.part" and live writers' kept
+            remove_part(stale)
         records = {} if force else read_manifest(outdir)
         todo = [t for t in tasks if not is_done(t, records)]
         result = BatchResult(skipped=len(tasks) - len(todo))

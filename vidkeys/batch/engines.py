@@ -31,19 +31,21 @@ from vidkeys.batch.inputs import Task
 from vidkeys.batch.manifest import Record
 from vidkeys.config import PipelineConfig
 from vidkeys.errors import STOP_SIGNALS, VidkeysError
-from vidkeys.io.atomic import stale_parts
+from vidkeys.io.atomic import remove_part, stale_parts
 
 ENGINES = ("local", "ray")
 
 
 def run_task(task: Task, config: PipelineConfig) -> Record:
     """Process one input; any error becomes a failed record, never an exception."""
-    from vidkeys.jobs import annotate_file, export_file
+    from vidkeys.jobs import annotate_file, export_faces_file, export_file
 
     start = time.perf_counter()
     try:
-        task.csv.parent.mkdir(parents=True, exist_ok=True)
-        if task.media is None:
+        task.outputs[0].parent.mkdir(parents=True, exist_ok=True)
+        if task.faces is not None:
+            summary = export_faces_file(task.source, task.faces_folder, task.faces, config, True)
+        elif task.media is None:
             summary = export_file(
                 task.source,
                 task.csv,
@@ -96,11 +98,11 @@ def failed_record(task: Task, error: str, start: float) -> Record:
 
 def remove_partials(task: Task) -> None:
     """Remove what a worker killed on this task left: nothing where its outputs were
-    unnamed files (the kernel frees them), else its fallback part files."""
+    unnamed files (the kernel frees them), else its fallback part files and the
+    hidden folder of its aligned faces."""
     for folder in {Path(path).parent for path in task.outputs}:
         for stale in stale_parts(folder) if folder.is_dir() else []:
-            with contextlib.suppress(OSError):
-                stale.unlink()
+            remove_part(stale)
 
 
 # --- local engine -----------------------------------------------------------

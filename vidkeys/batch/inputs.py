@@ -21,6 +21,8 @@ from vidkeys.errors import VidkeysError
 from vidkeys.io.naming import media_suffix, output_path
 from vidkeys.io.sources import IMAGE_EXTS, VIDEO_EXTS, check_input, is_hidden
 from vidkeys.keypoints.weights import file_sha256
+from vidkeys.outputs.faces import INDEX, FaceImages
+from vidkeys.outputs.faces import TAG as FACES_TAG
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Task:
     options: str = ""
     #: The CSV in OpenFace 2's layout (``--openface``).
     openface: bool = False
+    #: Aligned face images instead of the CSV and video (``--faces``): what to write.
+    faces: FaceImages | None = None
 
     @property
     def csv(self) -> Path:
@@ -50,13 +54,30 @@ class Task:
         return output_path(self.outdir / self.rel, media_suffix(self.rel))
 
     @property
+    def faces_folder(self) -> Path:
+        """The folder of this input's aligned faces (``--faces``)."""
+        return output_path(self.outdir / self.rel, "", FACES_TAG)
+
+    @property
     def outputs(self) -> list[Path]:
-        """Every file this task must leave for it to count as done."""
+        """Every file (or faces folder) this task must leave for it to count as done."""
+        if self.faces is not None:
+            return [self.faces_folder]
         return [p for p in (self.media, self.csv) if p is not None]
+
+    def finished(self) -> bool:
+        """Every output is there: each file, a faces folder's index."""
+        if self.faces is not None:
+            return (self.faces_folder / INDEX).is_file()
+        return all(p.is_file() for p in self.outputs)
 
 
 def task_options(
-    source: Path, config: PipelineConfig | None, features: bool, openface: bool = False
+    source: Path,
+    config: PipelineConfig | None,
+    features: bool,
+    openface: bool = False,
+    faces: FaceImages | None = None,
 ) -> str:
     """The options and input a task's outputs depend on, as a canonical JSON string.
 
@@ -77,6 +98,8 @@ def task_options(
     settings["features"] = features
     if openface:  # only when set: earlier manifests' options stay valid
         settings["openface"] = True
+    if faces is not None:
+        settings["faces"] = asdict(faces)
     with contextlib.suppress(OSError):
         st = source.stat()
         settings["input"] = [st.st_size, st.st_mtime_ns]
@@ -125,7 +148,11 @@ NAMED = 5
 
 def _is_our_output(path: Path) -> bool:
     """Files a batch writes into OUTDIR: never taken as inputs when OUTDIR is among them."""
-    return path.name.startswith(".") or ".keypoints." in path.name
+    return (
+        path.name.startswith(".")
+        or ".keypoints." in path.name
+        or path.parent.name.endswith(f".{FACES_TAG}")
+    )
 
 
 def collect_inputs(
@@ -136,6 +163,7 @@ def collect_inputs(
     config: PipelineConfig | None = None,
     openface: bool = False,
     note: Callable[[str], None] | None = None,
+    faces: FaceImages | None = None,
 ) -> list[Task]:
     """Expand files, folders (recursively) and globs into tasks, each input once.
 
@@ -183,9 +211,10 @@ def collect_inputs(
             src = src.resolve()
             if (src.parent == outdir or outdir in src.parents) and _is_our_output(src):
                 continue  # never take our own outputs as inputs
-            options = task_options(src, config, features, openface)
+            options = task_options(src, config, features, openface, faces)
             rel = _below(rel)
-            tasks.setdefault(src, Task(src, rel, outdir, csv_only, features, options, openface))
+            task = Task(src, rel, outdir, csv_only, features, options, openface, faces)
+            tasks.setdefault(src, task)
     by_output: dict[Path, Path] = {}
     for task in tasks.values():
         for out in task.outputs:

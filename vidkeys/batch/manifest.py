@@ -75,7 +75,7 @@ def is_done(task: Task, records: dict[str, Record]) -> bool:
         record is not None
         and record.status in FINISHED
         and record.options == task.options
-        and all(p.is_file() for p in task.outputs)
+        and task.finished()
     )
 
 

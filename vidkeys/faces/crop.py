@@ -107,18 +107,33 @@ def box_from_landmarks(landmarks: np.ndarray) -> np.ndarray:
     position, size, roll) and boxed as its 68 points would be, so a new
     face's first crop is cut as every later one is.
     """
-    src = YUNET_POINTS
-    dst = np.asarray(landmarks, np.float64).reshape(5, 2)
-    # Least-squares similarity (Umeyama, no reflection) from src to dst.
-    ms, md = src.mean(axis=0), dst.mean(axis=0)
-    a, b = src - ms, dst - md
-    cov = b.T @ a / len(src)
-    u, s, vt = np.linalg.svd(cov)
-    d = np.diag([1.0, np.sign(np.linalg.det(u @ vt))])
-    rot = u @ d @ vt
-    k = float(np.trace(np.diag(s) @ d) / a.var(axis=0).sum())
-    shape = (FACE_3D[:, :2] - ms) @ (k * rot).T + md
+    matrix = fit_similarity(YUNET_POINTS, np.asarray(landmarks, np.float64).reshape(5, 2))
+    shape = apply_matrix(matrix, FACE_3D[:, :2])
     return crop_box_from_points(shape)
+
+
+def fit_similarity(
+    src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """The 2x3 similarity (rotation, one scale, shift; never a mirror image) that
+    maps ``src`` points onto ``dst`` points with the least weighted squared error.
+
+    Umeyama's solution, in its 2D closed form (points as complex numbers,
+    ``dst ~ z src + t``): exact, the same answer every time (a sampling fit
+    such as RANSAC has nothing to reject among a face's own points), and a
+    few sums instead of an SVD.
+    """
+    src = np.asarray(src, np.float64).reshape(-1, 2)
+    dst = np.asarray(dst, np.float64).reshape(-1, 2)
+    w = np.ones(len(src)) if weights is None else np.asarray(weights, np.float64)
+    w = w / w.sum()
+    ms, md = w @ src, w @ dst
+    a, b = src - ms, dst - md
+    var = w @ (a * a).sum(axis=1)
+    cos = w @ (a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1]) / var
+    sin = w @ (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]) / var
+    rot = np.array([[cos, -sin], [sin, cos]])  # scale times rotation
+    return np.hstack([rot, (md - rot @ ms)[:, None]])
 
 
 def crop_matrix(
@@ -158,7 +173,7 @@ def crop_matrix(
 
 
 def crop(image: np.ndarray, matrix: np.ndarray, size: int = CROP_SIZE) -> np.ndarray:
-    """Cut the crop of ``matrix`` out of a grayscale image (edges replicated).
+    """Cut the crop of ``matrix`` out of a grey or colour image (edges replicated).
 
     A large face shrunk straight to the crop aliases (bilinear sampling skips
     pixels), so the face region is first reduced with area averaging; a face

@@ -16,6 +16,12 @@ is gone). ::
         ...  # write and close both
         outs.commit()  # both in place; without this line, neither
 
+A folder of outputs (:meth:`AtomicOutputs.add_folder`: ``export-faces``'
+images and their index) is written whole into a hidden ``.vk-PID-TOKEN.part``
+folder beside it and renamed into place by the same commit. A run killed
+with ``kill -9`` leaves that hidden folder, never a half-filled output
+folder; :func:`stale_parts` finds it once its process is gone.
+
 An output that is not a regular file (``/dev/null``, a named pipe, a
 terminal, ``/dev/stdout``) is written to directly as a stream, never renamed
 over: the device or pipe stays what it was.
@@ -29,6 +35,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,14 +62,24 @@ def is_special_file(path: Path | str) -> bool:
         return False
 
 
-def stale_parts(folder: Path) -> list[Path]:
-    """Fallback part files under ``folder`` whose writing process is gone."""
+def stale_parts(folder: Path, recursive: bool = True) -> list[Path]:
+    """Part files and folders under ``folder`` (or right in it, not ``recursive``)
+    whose writing process is gone."""
     found = []
-    for path in folder.rglob(".vk-*.part"):
+    for path in (folder.rglob if recursive else folder.glob)(".vk-*.part"):
         match = PART_PATTERN.match(path.name)
         if match and not _alive(int(match.group(1))):
             found.append(path)
     return found
+
+
+def remove_part(path: Path) -> None:
+    """Remove a part file or folder (:func:`stale_parts`); never raises."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _alive(pid: int) -> bool:
@@ -104,6 +121,32 @@ class _Output:
     write_to: Path
     fd: int | None = None
     stream: bool = False
+    folder: bool = False
+
+
+@dataclass
+class _Placing:
+    """One output being put in place by :meth:`AtomicOutputs.commit`."""
+
+    item: _Output
+    #: The earlier output's keeping name while the new one goes in, if there was one.
+    kept: Path | None = None
+    placed: bool = False
+
+    def undo(self) -> None:
+        """Put the earlier output back (or none, where there was none); never raises."""
+        final = self.item.final
+        with contextlib.suppress(OSError):
+            if self.placed and self.item.folder:
+                shutil.rmtree(final)
+            if self.kept is not None:
+                os.replace(self.kept, final)
+            elif self.placed:
+                final.unlink()
+
+    def drop_kept(self) -> None:
+        if self.kept is not None:
+            remove_part(self.kept)
 
 
 class AtomicOutputs:
@@ -126,6 +169,22 @@ class AtomicOutputs:
         self._items.append(item)
         return item.write_to
 
+    def add_folder(self, path: Path | str) -> Path:
+        """Reserve the folder ``path``: returns a new hidden folder beside it to fill,
+        which :meth:`commit` renames to ``path`` (an earlier ``path`` is replaced whole:
+        the caller checks it may be)."""
+        path = Path(path)
+        for item in self._items:
+            if _same_file(item.final, path):
+                raise VidkeysError(f"two outputs of one command would be the same file: {path}")
+        part = self._part_name(path)
+        try:
+            part.mkdir()
+        except OSError as exc:
+            raise VidkeysError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        self._items.append(_Output(path, part, folder=True))
+        return part
+
     @staticmethod
     def _unnamed(path: Path) -> _Output | None:
         folder = path.parent if str(path.parent) else Path(".")
@@ -147,7 +206,7 @@ class AtomicOutputs:
         return [item.final for item in self._items]
 
     def commit(self) -> list[Path]:
-        """Put every temporary file into place (all writers must be closed).
+        """Put every temporary file and folder into place (all writers must be closed).
 
         All or nothing, and a failed commit leaves every earlier file as it was:
         first every output is staged under a hidden name in its own folder (a
@@ -173,32 +232,29 @@ class AtomicOutputs:
                         name.unlink()
             self.abort()
             raise VidkeysError(f"cannot write {final}: {exc.strerror or exc}") from exc
-        replaced: list[tuple[Path, Path | None]] = []  # (output, the earlier file's keeping name)
+        placing: list[_Placing] = []
         try:
             for item, name in staged:
                 final = item.final
-                kept = None
-                if item.final.exists():
-                    kept = self._part_name(item.final)
-                    os.link(item.final, kept, follow_symlinks=False)
-                replaced.append((item.final, kept))
+                step = _Placing(item)
+                placing.append(step)
+                if os.path.lexists(item.final) if item.folder else item.final.exists():
+                    step.kept = self._part_name(item.final)
+                    if item.folder:  # a folder cannot be linked: moved aside
+                        os.rename(item.final, step.kept)
+                    else:
+                        os.link(item.final, step.kept, follow_symlinks=False)
                 os.replace(name, item.final)
+                step.placed = True
         except OSError as exc:
-            for path, kept in reversed(replaced):
-                with contextlib.suppress(OSError):
-                    if kept is not None:
-                        os.replace(kept, path)
-                    elif path != final:
-                        path.unlink()
+            for step in reversed(placing):
+                step.undo()
             for _, name in staged:
-                with contextlib.suppress(OSError):
-                    name.unlink(missing_ok=True)
+                remove_part(name)
             self.abort()
             raise VidkeysError(f"cannot write {final}: {exc.strerror or exc}") from exc
-        for _, kept in replaced:
-            if kept is not None:
-                with contextlib.suppress(OSError):
-                    kept.unlink()
+        for step in placing:
+            step.drop_kept()
         self.committed = True
         self._close()
         return [item.final for item in self._items]
@@ -206,9 +262,8 @@ class AtomicOutputs:
     def abort(self) -> None:
         """Drop the temporary files; never raises."""
         for item in self._items:
-            if item.fd is None and not item.stream:
-                with contextlib.suppress(OSError):
-                    item.write_to.unlink(missing_ok=True)
+            if item.fd is None and not item.stream and os.path.lexists(item.write_to):
+                remove_part(item.write_to)
         self._close()
 
     def _close(self) -> None:

@@ -1,2 +1,2 @@
 """What a run hands to people: CSV and JSON rows, annotated frames, overlays, the report,
-progress lines."""
+aligned faces, progress lines."""
