@@ -259,10 +259,10 @@ class VideoRun:
             self._idle = 0
             self._small = None
             coarse = _coarse(plan)
-            self._eager = coarse * EAGER_ROUNDS + [
-                j for j in dict.fromkeys(plan) if j not in coarse
-            ]
-            return self.search(gray, None if self.frames == 0 else _coarse(plan))
+            self._eager = coarse * EAGER_ROUNDS
+            if self.frames:  # the first frame's tiles ran with it
+                self._eager += [job for job in dict.fromkeys(plan) if job not in coarse]
+            return self.search(gray, None if self.frames == 0 else coarse)
         if self._eager:
             # A new shot: its slices on the next frames, one a frame (a face
             # missed on the cut's frame is often found on the next few: a
