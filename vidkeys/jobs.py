@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import unquote, urlparse
 
 import numpy as np
@@ -34,7 +35,7 @@ from vidkeys.outputs.faces import TAG as FACES_TAG
 from vidkeys.outputs.faces import FaceImages, FaceImageSink, is_faces_folder
 from vidkeys.outputs.progress import PlainProgress, progress
 from vidkeys.pipeline import VideoRun
-from vidkeys.results import Faces
+from vidkeys.results import Faces, FrameResult
 
 #: Draws on a BGR frame in place and returns it: an Annotator, an OverlayPainter.
 Drawer = Callable[[np.ndarray, Faces], np.ndarray]
@@ -308,23 +309,37 @@ def export_file(
             point_confidence=point_confidence,
             aus=run.config.aus,
         )
-        try:
-            with _progress(run, quiet) as bar:
-                for result in run:
-                    t0 = time.perf_counter()
-                    with writing(sink.name):
-                        sink.write(result)
-                    run.stage_seconds["csv"] += time.perf_counter() - t0
-                    bar.update(1)
-            with writing(sink.name):
-                sink.close()
-        except BaseException:
-            sink.abort()
-            raise
+        _drain(run, sink, sink.name, "csv", quiet)
         if not stdout:
             summary.outputs = outs.commit()
     _finish(summary, run, start)
     return summary
+
+
+class _Sink(Protocol):
+    """What :func:`_drain` feeds: an output that takes results, then closes or aborts."""
+
+    def write(self, result: FrameResult) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+def _drain(run: VideoRun, sink: _Sink, name: Path | str, stage: str, quiet: bool) -> None:
+    """Every result of ``run`` into ``sink`` (timed as ``stage``, a progress bar),
+    then the sink closed; on any error or stop the sink is aborted, not closed."""
+    try:
+        with _progress(run, quiet) as bar:
+            for result in run:
+                t0 = time.perf_counter()
+                with writing(name):
+                    sink.write(result)
+                run.stage_seconds[stage] += time.perf_counter() - t0
+                bar.update(1)
+        with writing(name):
+            sink.close()
+    except BaseException:
+        sink.abort()
+        raise
 
 
 def _check_faces_folder(source: Path | str, folder: Path) -> None:
@@ -376,19 +391,7 @@ def export_faces_file(
     start = time.perf_counter()
     with AtomicOutputs() as outs:
         sink = FaceImageSink(outs.add_folder(folder), faces, name=folder)
-        try:
-            with _progress(run, quiet) as bar:
-                for result in run:
-                    t0 = time.perf_counter()
-                    with writing(folder):
-                        sink.write(result)
-                    run.stage_seconds["images"] += time.perf_counter() - t0
-                    bar.update(1)
-            with writing(folder):
-                sink.close()
-        except BaseException:
-            sink.abort()
-            raise
+        _drain(run, sink, folder, "images", quiet)
         summary.outputs = outs.commit()
     _finish(summary, run, start)
     summary.images = sink.images

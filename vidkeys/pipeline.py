@@ -349,21 +349,26 @@ def _finest(plan: list[SearchJob]) -> list[SearchJob]:
 
 def _union(areas: list, width: int, height: int) -> list[tuple[int, int, int, int]]:
     """``(x0, y0, x1, y1)`` areas clipped to the frame, overlapping ones merged."""
-    boxes = [(max(0, a[0]), max(0, a[1]), min(width, a[2]), min(height, a[3])) for a in areas]
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    boxes[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                    del boxes[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return boxes
+    merged: list[tuple[int, int, int, int]] = []
+    for x0, y0, x1, y1 in areas:
+        box = (max(0, x0), max(0, y0), min(width, x1), min(height, y1))
+        if box[0] >= box[2] or box[1] >= box[3]:
+            continue  # nothing of it in the frame
+        # A grown box may reach areas it missed before: take them in until none is left.
+        while hit := next((m for m in merged if _overlap(m, box)), None):
+            merged.remove(hit)
+            box = (
+                min(box[0], hit[0]),
+                min(box[1], hit[1]),
+                max(box[2], hit[2]),
+                max(box[3], hit[3]),
+            )
+        merged.append(box)
+    return merged
+
+
+def _overlap(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _coarse(plan: list[SearchJob]) -> list[SearchJob]:
