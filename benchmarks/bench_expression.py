@@ -530,6 +530,23 @@ def bench_clips(
 # --- held-out labelled faces ----------------------------------------------------------------
 
 
+def neighbour_pairs(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of image pairs ``PERSON_2k`` and ``PERSON_2k+1``: neighbouring frames of one
+    video (the data's README), where the eyes are nearly alike, so how well two labels
+    of them agree says how much of the labels' EAR is noise."""
+    where = {n: i for i, n in enumerate(names)}
+    pairs = []
+    for name, i in where.items():
+        stem, _, number = name.rpartition("_")
+        num = number.split(".")[0]
+        if num.isdigit() and int(num) % 2 == 0:
+            j = where.get(f"{stem}_{int(num) + 1:0{len(num)}d}.{number.split('.', 1)[1]}")
+            if j is not None:
+                pairs.append((i, j))
+    a, b = np.array(pairs, int).reshape(-1, 2).T
+    return a, b
+
+
 def bench_held_out(data: Path, fast: bool, regions_model: Path | None) -> None:
     from vidkeys.keypoints.predictor import KeypointPredictor
     from vidkeys.keypoints.regions import shared_refiner
@@ -555,6 +572,11 @@ def bench_held_out(data: Path, fast: bool, regions_model: Path | None) -> None:
         f"  EAR r {pearson(ear, ear_l):.2f},"
         f" spread {np.std(ear) / np.std(ear_l):.2f} of the labels'"
         f"; lip gap r {pearson(gap, gap_l):.2f}"
+    )
+    a, b = neighbour_pairs([samples[i].name for i in hit])
+    print(
+        f"  {len(a)} pairs of neighbouring frames (NAME_00 and _01, ...): the labels' EAR"
+        f" agree at r {pearson(ear_l[a], ear_l[b]):.2f}, vidkeys' at r {pearson(ear[a], ear[b]):.2f}"
     )
     print(
         f"  {shut.sum()} faces labelled shut-eyed: EAR {ear[shut].mean():.3f}"

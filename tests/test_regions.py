@@ -23,7 +23,7 @@ from vidkeys.keypoints.regions import (
     region_matrices,
     shared_refiner,
 )
-from vidkeys.training.closures import close_eye, close_mouth
+from vidkeys.training.closures import close_eye, close_mouth, open_mouth, shift_gaze
 from vidkeys.training.data import held_out_people
 from vidkeys.training.evaluate import face_boxes, place_points
 
@@ -86,6 +86,46 @@ def test_closing_a_mouth_brings_the_inner_lips_together() -> None:
     _, moved = close_mouth(patch, lips, 1.0)
     assert np.abs(moved[[13, 14, 15], 1] - moved[[19, 18, 17], 1]).max() < 0.5
     assert np.abs(lips[[13, 14, 15], 1] - lips[[19, 18, 17], 1]).min() > 8
+
+
+def drawn_eye() -> tuple[np.ndarray, np.ndarray]:
+    """A bright eye between two lid curves with a dark iris in its middle, and its six
+    points as a right eye (outer corner, upper lid, inner corner, lower lid)."""
+    patch = np.full((EYE_SIZE, EYE_SIZE), 150, np.uint8)
+    pts = np.array([[10, 24], [19, 19], [29, 19], [38, 24], [29, 29], [19, 29]], float)
+    cv2.fillPoly(patch, [pts.astype(np.int32)], 230)
+    cv2.circle(patch, (24, 24), 5, 30, -1)
+    return patch, pts
+
+
+def test_an_eye_looks_aside_and_keeps_its_lids() -> None:
+    patch, pts = drawn_eye()
+    width = pts[3, 0] - pts[0, 0]
+    for amount in (-1.0, 0.6):
+        out, moved = shift_gaze(patch, pts, amount)
+        cols = np.flatnonzero(out[24] < 80)  # the iris on the middle row
+        nominal = 0.25 * width * amount  # at the middle; less toward the corner
+        assert 0.7 < (cols.mean() - 24) / nominal < 1.05
+        assert np.array_equal(moved, pts)  # the lids stay
+        assert np.array_equal(out[:18], patch[:18])  # the skin above does not move
+    assert np.array_equal(shift_gaze(patch, pts, 0.0)[0], patch)
+
+
+def test_opening_a_mouth_wider_moves_the_lower_lip_down() -> None:
+    rng = np.random.default_rng(1)
+    patch = rng.integers(0, 255, (64, 64)).astype(np.uint8)
+    outer_x = [12, 18, 24, 32, 40, 46, 52, 46, 40, 32, 24, 18]
+    outer_y = [28, 24, 22, 23, 22, 24, 28, 33, 35, 36, 35, 33]
+    inner_x, inner_y = [20, 26, 32, 38, 44, 38, 32, 26], [28, 26, 25, 26, 28, 30, 31, 30]
+    lips = np.c_[outer_x + inner_x, outer_y + inner_y].astype(float)
+    gap = lambda p: p[[19, 18, 17], 1] - p[[13, 14, 15], 1]  # noqa: E731
+    _, moved = open_mouth(patch, lips, 1.0)
+    assert np.allclose(gap(moved), 2 * gap(lips), atol=0.5)
+    assert np.array_equal(moved[:7], lips[:7])  # the upper lip and corners stay
+    assert (moved[8:11, 1] > lips[8:11, 1]).all()  # the outer lower lip goes down too
+    shut = lips.copy()
+    shut[17:, 1] = shut[[15, 14, 13], 1]
+    assert np.array_equal(open_mouth(patch, shut, 2.0)[1], shut)  # a shut mouth stays shut
 
 
 def test_held_out_shut_eyes_and_lips_read_shut(real_data: Path) -> None:

@@ -1,4 +1,5 @@
-"""Shut eyes and shut lips made from open ones, for the eye and mouth networks.
+"""Shut eyes, shut lips, eyes looking aside and wide mouths made from the faces the
+eye and mouth networks learn from.
 
 The labelled faces hold few shut eyes (6 of 345 held-out faces) and their
 inner lips of shut mouths sit apart: a network trained on them alone reads
@@ -12,7 +13,18 @@ way the face does it, and move the labels with it:
   stretched down and the lower lip up over the gap, the outer lip edges move
   with them, the corners stay.
 
-Both work on one region's patch and its points in the patch's pixels, in the
+Two more warps make what the labelled faces and the teacher's clips hold
+little of, where networks that never saw such a face erred on real clips
+(lids drawn along a dark iris at an eye's corner; wide mouths read half
+shut):
+
+- an eye looking aside: what lies between the lids is pushed along the
+  eye's axis, most in the middle and not at all at the corners or the lid
+  edges, so the iris goes to one side and the lids and their points stay;
+- a mouth opened wider: the inside of an open mouth is stretched down, the
+  lower lip and the chin move down with it.
+
+All work on one region's patch and its points in the patch's pixels, in the
 order of :mod:`vidkeys.keypoints.regions` (an eye as a right eye: outer corner,
 two upper lid points, inner corner, two lower lid points).
 """
@@ -118,4 +130,65 @@ def close_mouth(
     for idx, segment in ((INNER_UPPER + OUTER_UPPER, lip), (INNER_LOWER + OUTER_LOWER, chin)):
         for i in idx:
             moved[i, 1] = _move(pts[i, 1], pts[i, 0], xs, segment)
+    return out, moved
+
+
+def shift_gaze(patch: np.ndarray, pts: np.ndarray, amount: float) -> tuple[np.ndarray, np.ndarray]:
+    """The eye of ``patch`` looking aside: what lies between the lids pushed along x by
+    ``amount`` of a quarter of the eye's width at the middle (negative: the other way),
+    fading to nothing at the corners and at the lid edges, which stay with their points."""
+    pts = np.asarray(pts, np.float64)
+    h, w = patch.shape
+    xs = np.arange(w, dtype=np.float64)
+    upper = _curve(xs, pts[[0, 1, 2, 3]])
+    lower = _curve(xs, pts[[0, 5, 4, 3]])
+    left, right = sorted(pts[[0, 3], 0])
+    width = max(right - left, 1.0)
+    ramp = max(0.25 * float((lower - upper).max()), 0.5)
+    ys = np.arange(h, dtype=np.float64)[:, None]
+    shift = 0.25 * width * amount
+
+    def moved_by(x: np.ndarray) -> np.ndarray:
+        up, low = np.interp(x, xs, upper), np.interp(x, xs, lower)
+        inside = np.clip(np.minimum(ys - up, low - ys) / ramp, 0.0, 1.0)
+        return shift * np.sin(np.pi * np.clip((x - left) / width, 0.0, 1.0)) * inside
+
+    # Output column x shows input column s where s + moved_by(s) = x: a few fixed-point
+    # steps from s = x.
+    grid = np.broadcast_to(xs[None], (h, w))
+    src = grid.copy()
+    for _ in range(8):
+        src = grid - moved_by(src)
+    map_y = np.broadcast_to(ys, (h, w)).astype(np.float32)
+    out = cv2.remap(
+        patch, src.astype(np.float32), map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
+    return out, pts.copy()
+
+
+def open_mouth(
+    patch: np.ndarray, pts: np.ndarray, amount: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """An open mouth of ``patch`` opened wider: the inner gap grown by ``amount`` of
+    itself, the lower lip and chin pushed down (squeezed into the rows below), the
+    corners still; the 20 mouth points moved with them."""
+    pts = np.asarray(pts, np.float64)
+    h, w = patch.shape
+    xs = np.arange(w, dtype=np.float64)
+    corners = pts[INNER_CORNERS]
+    upper = _curve(xs, np.vstack([corners, pts[INNER_UPPER]]))
+    lower = _curve(xs, np.vstack([corners, pts[INNER_LOWER]]))
+    inside = (xs > corners[:, 0].min()) & (xs < corners[:, 0].max())
+    gap = np.where(inside, np.maximum(lower - upper, 0.0), 0.0)
+    # The chin keeps at least half of the rows it had below the lower lip.
+    room = np.maximum(h - 1.0 - lower, 0.0)
+    new_lower = lower + np.minimum(amount * gap, 0.5 * room)
+    inner, chin = (
+        (upper, new_lower, upper, lower),
+        (new_lower, np.full(w, h - 1.0), lower, np.full(w, h - 1.0)),
+    )
+    out = _column_warp(patch, [inner, chin])
+    moved = pts.copy()
+    for i in INNER_LOWER + OUTER_LOWER:
+        moved[i, 1] = _move(pts[i, 1], pts[i, 0], xs, chin)
     return out, moved

@@ -56,7 +56,7 @@ from vidkeys.training.augment import (
     photometric,
     smaller,
 )
-from vidkeys.training.closures import close_eye, close_mouth
+from vidkeys.training.closures import close_eye, close_mouth, open_mouth, shift_gaze
 from vidkeys.training.data import (
     held_out_faces,
     training_people_faces,
@@ -156,6 +156,11 @@ def degrade(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return patch
 
 
+#: Shares of eye patches made to look aside, and of the mouths not shut that are
+#: opened wider (:mod:`vidkeys.training.closures`; model card, "What was tried").
+LOOK_ASIDE, OPEN_WIDER = 0.3, 0.3
+
+
 def make_sample(
     image: np.ndarray,
     labels: np.ndarray,
@@ -173,6 +178,8 @@ def make_sample(
         idx = RIGHT_EYE if i == 0 else LEFT_EYE_MIRRORED
         patch = crop(image, m, EYE_SIZE)
         target = apply_matrix(m, labels[idx])
+        if closures and rng.random() < LOOK_ASIDE:
+            patch, target = shift_gaze(patch, target, rng.uniform(-1.0, 1.0))
         if closures and rng.random() < 0.35:
             amount = 1.0 if rng.random() < 0.5 else rng.uniform(0.2, 1.0)
             patch, target = close_eye(patch, target, amount)
@@ -183,6 +190,8 @@ def make_sample(
     if closures and rng.random() < 0.45:
         amount = 1.0 if rng.random() < 0.6 else rng.uniform(0.3, 1.0)
         patch, target = close_mouth(patch, target, amount, rng.uniform(0.3, 0.7))
+    elif closures and rng.random() < OPEN_WIDER:
+        patch, target = open_mouth(patch, target, rng.uniform(0.3, 2.0))
     if rng.random() < 0.5:
         patch = patch[:, ::-1]
         target = target[MOUTH_FLIP] * [-1, 1] + [MOUTH_SIZE - 1, 0]
