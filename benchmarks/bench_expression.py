@@ -576,7 +576,8 @@ def bench_held_out(data: Path, fast: bool, regions_model: Path | None) -> None:
     a, b = neighbour_pairs([samples[i].name for i in hit])
     print(
         f"  {len(a)} pairs of neighbouring frames (NAME_00 and _01, ...): the labels' EAR"
-        f" agree at r {pearson(ear_l[a], ear_l[b]):.2f}, vidkeys' at r {pearson(ear[a], ear[b]):.2f}"
+        f" agree at r {pearson(ear_l[a], ear_l[b]):.2f},"
+        f" vidkeys' at r {pearson(ear[a], ear[b]):.2f}"
     )
     print(
         f"  {shut.sum()} faces labelled shut-eyed: EAR {ear[shut].mean():.3f}"

@@ -16,8 +16,10 @@ from vidkeys.keypoints.features import eye_opening as ear
 from vidkeys.keypoints.features import lip_gap
 from vidkeys.keypoints.predictor import KeypointPredictor
 from vidkeys.keypoints.regions import (
+    EYE_CORNERS,
     EYE_SIZE,
     cut_regions,
+    openings,
     patch_points,
     place_regions,
     region_matrices,
@@ -62,6 +64,18 @@ def test_refined_points_stay_on_the_face() -> None:
     moved = np.linalg.norm(refined - points, axis=-1)[0]
     assert moved[:36].max() == 0  # only eyes and mouth are placed again
     assert moved[36:].max() < 0.15 * iod
+
+
+def test_the_stage_moves_lids_across_the_eye_and_corners_anywhere() -> None:
+    """Lid points keep the face network's place along the eye and take the network's
+    opening; the corners, which the opening is measured against, are the network's."""
+    rng = np.random.default_rng(2)
+    init, placed = rng.uniform(0, EYE_SIZE, (2, 4, 6, 2))
+    out = openings(init, placed, EYE_CORNERS)
+    lids = [1, 2, 4, 5]
+    assert np.array_equal(out[:, lids, 0], init[:, lids, 0])
+    assert np.array_equal(out[:, lids, 1], placed[:, lids, 1])
+    assert np.array_equal(out[:, EYE_CORNERS], placed[:, EYE_CORNERS])
 
 
 def test_closing_an_eye_brings_its_lids_together() -> None:

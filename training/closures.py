@@ -166,9 +166,7 @@ def shift_gaze(patch: np.ndarray, pts: np.ndarray, amount: float) -> tuple[np.nd
     return out, pts.copy()
 
 
-def open_mouth(
-    patch: np.ndarray, pts: np.ndarray, amount: float
-) -> tuple[np.ndarray, np.ndarray]:
+def open_mouth(patch: np.ndarray, pts: np.ndarray, amount: float) -> tuple[np.ndarray, np.ndarray]:
     """An open mouth of ``patch`` opened wider: the inner gap grown by ``amount`` of
     itself, the lower lip and chin pushed down (squeezed into the rows below), the
     corners still; the 20 mouth points moved with them."""

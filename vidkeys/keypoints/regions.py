@@ -132,6 +132,29 @@ def place_regions(
     return out
 
 
+#: Corners in each patch's point order (eye: outer, inner; mouth: outer and inner lip
+#: corners).
+EYE_CORNERS, MOUTH_CORNERS = [0, 3], [0, 6, 12, 16]
+
+
+def openings(init: np.ndarray, placed: np.ndarray, corners: list[int]) -> np.ndarray:
+    """The region networks' points ``placed``, each but the ``corners`` put back at the
+    face network's place along the patch (x, from ``init``): across it (y: how far lids
+    and lips are apart) and at the corners the networks are kept.
+
+    The face network places its lid and lip points along the eye and mouth in the
+    labels' way; the patch networks, which also learnt MediaPipe's lids and lips, are
+    the ones that see how open they are. Kept for what each knows, the held-out
+    people's points come closer to their labels with the same openings, and the
+    blinks and eye openings on real clips are unchanged (model card, "What was
+    tried"); the corners stay the networks' because the eye opening is measured
+    against them."""
+    out = np.array(placed, np.float64, copy=True)
+    inner = np.setdiff1d(np.arange(out.shape[1]), corners)
+    out[:, inner, 0] = init[:, inner, 0]
+    return out
+
+
 def default_regions() -> Path:
     """The shipped region graph, beside the face network's weights."""
     return DEFAULT_WEIGHTS.with_name("vidkeys_regions.onnx")
@@ -179,6 +202,8 @@ class RegionRefiner:
         eyes, mouths, eye_m, mouth_m = cut_regions(gray, points)
         eye_init, mouth_init = region_points(points, eye_m, mouth_m)
         eye_pts, mouth_pts = self.patches(eyes, eye_init, mouths, mouth_init)
+        eye_pts = openings(eye_init, eye_pts, EYE_CORNERS)
+        mouth_pts = openings(mouth_init, mouth_pts, MOUTH_CORNERS)
         return place_regions(points, eye_pts, mouth_pts, eye_m, mouth_m)
 
 
