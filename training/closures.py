@@ -105,6 +105,17 @@ OUTER_UPPER, OUTER_LOWER = [1, 2, 3, 4, 5], [7, 8, 9, 10, 11]
 INNER_CORNERS, INNER_UPPER, INNER_LOWER = [12, 16], [13, 14, 15], [17, 18, 19]
 
 
+def _inner_lips(pts: np.ndarray, w: int) -> tuple[np.ndarray, ...]:
+    """Columns ``0..w-1``, the upper and lower inner lip edges read at them, and the gap
+    between them (0 outside the inner corners)."""
+    xs = np.arange(w, dtype=np.float64)
+    corners = pts[INNER_CORNERS]
+    upper = _curve(xs, np.vstack([corners, pts[INNER_UPPER]]))
+    lower = _curve(xs, np.vstack([corners, pts[INNER_LOWER]]))
+    inside = (xs > corners[:, 0].min()) & (xs < corners[:, 0].max())
+    return xs, upper, lower, np.where(inside, np.maximum(lower - upper, 0.0), 0.0)
+
+
 def close_mouth(
     patch: np.ndarray, pts: np.ndarray, amount: float, meet: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -112,12 +123,7 @@ def close_mouth(
     of the gap below the upper inner lip), and the 20 mouth points moved with them."""
     pts = np.asarray(pts, np.float64)
     h, w = patch.shape
-    xs = np.arange(w, dtype=np.float64)
-    corners = pts[INNER_CORNERS]
-    upper = _curve(xs, np.vstack([corners, pts[INNER_UPPER]]))
-    lower = _curve(xs, np.vstack([corners, pts[INNER_LOWER]]))
-    inside = (xs > corners[:, 0].min()) & (xs < corners[:, 0].max())
-    gap = np.where(inside, np.maximum(lower - upper, 0.0), 0.0)
+    xs, upper, lower, gap = _inner_lips(pts, w)
     new_upper = upper + amount * meet * gap
     new_lower = lower - amount * (1.0 - meet) * gap
     lip, inner, chin = (
@@ -172,12 +178,7 @@ def open_mouth(patch: np.ndarray, pts: np.ndarray, amount: float) -> tuple[np.nd
     corners still; the 20 mouth points moved with them."""
     pts = np.asarray(pts, np.float64)
     h, w = patch.shape
-    xs = np.arange(w, dtype=np.float64)
-    corners = pts[INNER_CORNERS]
-    upper = _curve(xs, np.vstack([corners, pts[INNER_UPPER]]))
-    lower = _curve(xs, np.vstack([corners, pts[INNER_LOWER]]))
-    inside = (xs > corners[:, 0].min()) & (xs < corners[:, 0].max())
-    gap = np.where(inside, np.maximum(lower - upper, 0.0), 0.0)
+    xs, upper, lower, gap = _inner_lips(pts, w)
     # The chin keeps at least half of the rows it had below the lower lip.
     room = np.maximum(h - 1.0 - lower, 0.0)
     new_lower = lower + np.minimum(amount * gap, 0.5 * room)
