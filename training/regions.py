@@ -243,14 +243,7 @@ def format_figures(name: str, f: dict[str, float]) -> str:
 
 def refine_torch(nets: RegionNets, images, points: np.ndarray) -> np.ndarray:
     """``points`` with eyes and mouth placed again by ``nets`` (as the served graph does)."""
-    from vidkeys.keypoints.regions import (
-        EYE_CORNERS,
-        MOUTH_CORNERS,
-        cut_regions,
-        openings,
-        place_regions,
-        region_points,
-    )
+    from vidkeys.keypoints.regions import cut_regions, place_answers, region_points
 
     eyes, mouths, eye_m, mouth_m = cut_regions(list(images), points)
     eye_init, mouth_init = region_points(points, eye_m, mouth_m)
@@ -262,9 +255,7 @@ def refine_torch(nets: RegionNets, images, points: np.ndarray) -> np.ndarray:
                 for a in (eyes[:, None], eye_init, mouths[:, None], mouth_init)
             )
         )
-    eye_pts = openings(eye_init, e.numpy(), EYE_CORNERS)
-    mouth_pts = openings(mouth_init, m.numpy(), MOUTH_CORNERS)
-    return place_regions(points, eye_pts, mouth_pts, eye_m, mouth_m)
+    return place_answers(points, eye_init, mouth_init, e.numpy(), m.numpy(), eye_m, mouth_m)
 
 
 # --- saving -------------------------------------------------------------------------------

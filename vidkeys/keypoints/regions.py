@@ -155,6 +155,23 @@ def openings(init: np.ndarray, placed: np.ndarray, corners: list[int]) -> np.nda
     return out
 
 
+def place_answers(
+    points: np.ndarray,
+    eye_init: np.ndarray,
+    mouth_init: np.ndarray,
+    eyes: np.ndarray,
+    mouths: np.ndarray,
+    eye_m: list[np.ndarray],
+    mouth_m: list[np.ndarray],
+) -> np.ndarray:
+    """``points`` with the region networks' answers (patch pixels) put in: kept as
+    :func:`openings` says, then mapped back to the image. The served graph and the
+    training's validation both place their answers here."""
+    eyes = openings(eye_init, eyes, EYE_CORNERS)
+    mouths = openings(mouth_init, mouths, MOUTH_CORNERS)
+    return place_regions(points, eyes, mouths, eye_m, mouth_m)
+
+
 def default_regions() -> Path:
     """The shipped region graph, beside the face network's weights."""
     return DEFAULT_WEIGHTS.with_name("vidkeys_regions.onnx")
@@ -202,9 +219,7 @@ class RegionRefiner:
         eyes, mouths, eye_m, mouth_m = cut_regions(gray, points)
         eye_init, mouth_init = region_points(points, eye_m, mouth_m)
         eye_pts, mouth_pts = self.patches(eyes, eye_init, mouths, mouth_init)
-        eye_pts = openings(eye_init, eye_pts, EYE_CORNERS)
-        mouth_pts = openings(mouth_init, mouth_pts, MOUTH_CORNERS)
-        return place_regions(points, eye_pts, mouth_pts, eye_m, mouth_m)
+        return place_answers(points, eye_init, mouth_init, eye_pts, mouth_pts, eye_m, mouth_m)
 
 
 @functools.lru_cache(maxsize=2)
